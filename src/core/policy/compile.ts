@@ -1,0 +1,219 @@
+/**
+ * compilePolicy: YAML text → an immutable, indexed policy whose `evaluate` is pure and synchronous.
+ * The CLI, the server and the tests all load policies through this one function.
+ */
+import { canonicalJson } from '../hash/jcs.js';
+import { sha256Hex } from '../hash/sha256.js';
+import type { Constraints, Decision, Diagnostic } from '../model/decision.js';
+import type { EvaluationFacts, JobRequest } from '../model/request.js';
+import { UNKNOWN_AGENT } from '../model/request.js';
+import { restrictiveness, wireDecision } from './combining.js';
+import { ConditionCompiler, regexProblem } from './conditions.js';
+import { isEmptyConstraints, mergeAll, normalizeConstraints } from './constraints.js';
+import { compileMatch, describeMismatch, runCondition, staticMismatch, Subject } from './match.js';
+import type { CompiledMatch } from './match.js';
+import { PolicyLoadError } from './problems.js';
+import { RuleIndex } from './rule-index.js';
+import type { PolicySpec, RuleSpec } from './spec.js';
+import { validatePolicy } from './validate.js';
+import { parseYaml } from './yaml-source.js';
+
+/** One rule's verdict in an explanation. */
+export interface RuleExplanation {
+  readonly rule_id: string;
+  readonly decision: RuleSpec['decision'];
+  readonly matched: boolean;
+  /** "matched", or the first condition that did not hold. */
+  readonly detail: string;
+}
+
+export interface Explanation {
+  readonly decision: Decision;
+  readonly rules: readonly RuleExplanation[];
+}
+
+export interface CompiledPolicy {
+  /** Snapshot id: SHA-256 of the canonical JSON of the normalised policy. */
+  readonly snapshot: string;
+  readonly spec: PolicySpec;
+  /** Pure and synchronous: the same request and facts always give the same decision. */
+  evaluate(request: JobRequest, facts?: EvaluationFacts): Decision;
+  /** Every rule, in file order, with whether it matched and why not. */
+  explain(request: JobRequest, facts?: EvaluationFacts): Explanation;
+  rule(id: string): RuleSpec | undefined;
+}
+
+export interface CompileOptions {
+  /** Shown in problem locations; defaults to `policy.yaml`. */
+  readonly file?: string;
+}
+
+interface CompiledRule {
+  readonly spec: RuleSpec;
+  readonly rank: number;
+  /** Whether errors in this rule's conditions resolve to "applies" (fail closed). */
+  readonly restrictive: boolean;
+  readonly match: CompiledMatch;
+  readonly unless: CompiledMatch | null;
+  readonly constraints: Constraints | null;
+}
+
+type Verdict =
+  | { readonly matched: true }
+  | { readonly matched: false; readonly why: () => string };
+
+const MATCHED: Verdict = { matched: true };
+
+/** Parses, validates and compiles a v1 policy. Throws `PolicyLoadError` listing every problem. */
+export function compilePolicy(yamlText: string, options: CompileOptions = {}): CompiledPolicy {
+  const file = options.file ?? 'policy.yaml';
+  const conditions = new ConditionCompiler();
+  const { root, reader } = parseYaml(yamlText);
+  const spec =
+    reader.problems.length > 0
+      ? null
+      : validatePolicy(root, reader, { condition: (e) => conditions.problem(e), regex: regexProblem });
+  if (spec === null) throw new PolicyLoadError(file, reader.problems);
+  return new Policy(spec, conditions);
+}
+
+class Policy implements CompiledPolicy {
+  readonly snapshot: string;
+  private readonly rules: readonly CompiledRule[];
+  private readonly index: RuleIndex;
+  private readonly byId: ReadonlyMap<string, RuleSpec>;
+  private readonly defaultDecision: Decision;
+
+  constructor(
+    readonly spec: PolicySpec,
+    conditions: ConditionCompiler,
+  ) {
+    this.snapshot = sha256Hex(canonicalJson(spec));
+    this.rules = spec.rules.map((rule) => ({
+      spec: rule,
+      rank: restrictiveness(rule.decision),
+      restrictive: rule.decision === 'deny' || rule.decision === 'require_approval' || rule.decision === 'throttle',
+      match: compileMatch(rule.match, conditions),
+      unless: rule.unless === undefined ? null : compileMatch(rule.unless, conditions),
+      constraints: rule.constraints === undefined ? null : normalizeConstraints(rule.constraints),
+    }));
+    this.index = new RuleIndex(spec.rules.map((rule) => rule.match));
+    this.byId = new Map(spec.rules.map((rule) => [rule.id, rule]));
+    this.defaultDecision = Object.freeze({
+      type: wireDecision(spec.default_decision, false),
+      rule_id: null,
+      reason: `no rule matched; the default decision is ${spec.default_decision}`,
+      policy_snapshot: this.snapshot,
+      constraints: Object.freeze({}),
+      matched_rules: Object.freeze([]),
+      retry_after_sec: null,
+      diagnostics: Object.freeze([]),
+    });
+    Object.freeze(this);
+  }
+
+  rule(id: string): RuleSpec | undefined {
+    return this.byId.get(id);
+  }
+
+  evaluate(request: JobRequest, facts: EvaluationFacts = {}): Decision {
+    const subject = subjectOf(request, facts);
+    const diagnostics: Diagnostic[] = [];
+    const candidates = this.index.candidates(subject.topic, subject.tags);
+    let winner: CompiledRule | null = null;
+    let matched: string[] | null = null;
+    let constraintSets: Constraints[] | null = null;
+    for (const i of candidates) {
+      const rule = this.rules[i];
+      if (rule === undefined || !this.verdict(rule, subject, facts, diagnostics).matched) continue;
+      (matched ??= []).push(rule.spec.id);
+      if (rule.constraints !== null) (constraintSets ??= []).push(rule.constraints);
+      if (winner === null || rule.rank > winner.rank) winner = rule;
+    }
+    if (winner === null || matched === null) {
+      return diagnostics.length === 0 ? this.defaultDecision : { ...this.defaultDecision, diagnostics };
+    }
+    const constraints = constraintSets === null ? {} : mergeAll(constraintSets);
+    return {
+      type: wireDecision(winner.spec.decision, !isEmptyConstraints(constraints)),
+      rule_id: winner.spec.id,
+      reason: winner.spec.reason,
+      policy_snapshot: this.snapshot,
+      constraints,
+      matched_rules: matched,
+      retry_after_sec: winner.spec.decision === 'throttle' ? (winner.spec.throttle?.retry_after_sec ?? null) : null,
+      diagnostics,
+    };
+  }
+
+  explain(request: JobRequest, facts: EvaluationFacts = {}): Explanation {
+    const subject = subjectOf(request, facts);
+    const rules = this.rules.map((rule): RuleExplanation => {
+      const verdict = this.verdict(rule, subject, facts, []);
+      return {
+        rule_id: rule.spec.id,
+        decision: rule.spec.decision,
+        matched: verdict.matched,
+        detail: verdict.matched ? 'matched' : verdict.why(),
+      };
+    });
+    return { decision: this.evaluate(request, facts), rules };
+  }
+
+  /**
+   * Whether one rule applies. Condition errors resolve toward the more restrictive outcome:
+   * a deny/approval/throttle rule applies, any other rule does not (§4, fail closed).
+   */
+  private verdict(rule: CompiledRule, subject: Subject, facts: EvaluationFacts, diagnostics: Diagnostic[]): Verdict {
+    const mismatch = staticMismatch(rule.match, subject);
+    if (mismatch !== null) return { matched: false, why: () => describeMismatch(mismatch, rule.match, subject, 'match') };
+    if (rule.match.when !== null) {
+      const outcome = runCondition(rule.match.when, subject);
+      if (!outcome.ok) {
+        diagnostics.push(conditionDiagnostic(rule, 'match', outcome.error));
+        if (!rule.restrictive) return { matched: false, why: () => `match.when failed: ${outcome.error}` };
+      } else if (!outcome.value) {
+        return { matched: false, why: () => describeMismatch('when', rule.match, subject, 'match') };
+      }
+    }
+    if (rule.unless !== null && this.unlessHolds(rule, rule.unless, subject, diagnostics)) {
+      return { matched: false, why: () => 'the `unless` exception holds' };
+    }
+    const throttle = rule.spec.throttle;
+    if (throttle !== undefined) {
+      const count = facts.counters?.[rule.spec.id] ?? 0;
+      if (count < throttle.limit) {
+        return { matched: false, why: () => `throttle window holds ${count} of ${throttle.limit} requests` };
+      }
+    }
+    return MATCHED;
+  }
+
+  private unlessHolds(rule: CompiledRule, unless: CompiledMatch, subject: Subject, diagnostics: Diagnostic[]): boolean {
+    if (staticMismatch(unless, subject) !== null) return false;
+    if (unless.when === null) return true;
+    const outcome = runCondition(unless.when, subject);
+    if (outcome.ok) return outcome.value;
+    diagnostics.push(conditionDiagnostic(rule, 'unless', outcome.error));
+    // A broken exception must not switch off a restrictive rule.
+    return !rule.restrictive;
+  }
+}
+
+function conditionDiagnostic(rule: CompiledRule, block: 'match' | 'unless', error: string): Diagnostic {
+  const resolution = (block === 'match') === rule.restrictive ? 'treated as matching' : 'treated as not matching';
+  return {
+    rule_id: rule.spec.id,
+    code: 'condition_error',
+    message: `${block}.when of rule "${rule.spec.id}" failed (${resolution}, fail closed): ${error}`,
+  };
+}
+
+function subjectOf(request: JobRequest, facts: EvaluationFacts): Subject {
+  let now: Date | null = null;
+  if (facts.now !== undefined) {
+    const parsed = new Date(facts.now);
+    if (!Number.isNaN(parsed.getTime())) now = parsed;
+  }
+  return new Subject(request, facts.agent ?? UNKNOWN_AGENT, now);
+}
