@@ -80,7 +80,7 @@ export class ConditionCompiler {
       const literalProblem = checkRegexLiterals(parsed.ast as AstNode);
       if (literalProblem !== null) return literalProblem;
       const checked = this.env.check(expression);
-      if (!checked.valid) return firstLine(checked.error.message);
+      if (!checked.valid) return firstLine(checked.error?.message ?? 'invalid expression');
       if (checked.type !== 'bool' && checked.type !== 'dyn') return `a condition must be a bool, this one is ${checked.type}`;
       return null;
     } catch (error) {
