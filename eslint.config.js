@@ -10,7 +10,14 @@ const coreRestrictions = {
         'core/ is pure: no I/O, no clock, no platform modules. Pass what you need in as an argument.',
     },
     {
-      group: ['**/adapters/**', '**/app/**', '**/http/**', '**/cli/**', '**/ports/**', '**/main/**'],
+      group: [
+        '**/adapters/**',
+        '**/app/**',
+        '**/http/**',
+        '**/cli/**',
+        '**/ports/**',
+        '**/main/**',
+      ],
       message: 'core/ is the innermost layer and must not import outer layers.',
     },
   ],
@@ -42,9 +49,24 @@ export default tseslint.config(
       'no-restricted-imports': ['error', coreRestrictions],
       'no-restricted-globals': [
         'error',
-        { name: 'Date', message: 'core/ reads no clock: take time as an argument.' },
         { name: 'setTimeout', message: 'core/ is synchronous and has no timers.' },
+        { name: 'setInterval', message: 'core/ is synchronous and has no timers.' },
         { name: 'process', message: 'core/ reads no environment.' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'core/ reads no clock: take time as an argument.',
+        },
+        {
+          selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+          message: 'core/ reads no clock: take time as an argument.',
+        },
+        {
+          selector: 'ExportAllDeclaration',
+          message: 'Name every export: public entry points must not re-export with `export *`.',
+        },
       ],
       'no-restricted-properties': [
         'error',

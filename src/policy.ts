@@ -5,7 +5,12 @@
  * const policy = compilePolicy(yamlText);
  * const decision = policy.evaluate({ topic: 'job.mcp-bridge.write.update_ticket', risk_tags: ['prod'] });
  */
-export { compilePolicy, formatProblem, PolicyLoadError, PROBLEM_CODES } from './core/policy/index.js';
+export {
+  compilePolicy,
+  formatProblem,
+  PolicyLoadError,
+  PROBLEM_CODES,
+} from './core/policy/index.js';
 export type {
   CompiledPolicy,
   CompileOptions,

@@ -80,7 +80,8 @@ export function parseCases(text: string, file = 'cases.yaml'): CaseFile {
     const policyNode = top.get('policy');
     if (policyNode !== undefined) policy = reader.string(policyNode.value, 'policy') ?? undefined;
     const casesNode = top.get('cases');
-    if (casesNode === undefined) reader.report(root, 'cases', 'missing_key', 'a case file needs a top-level `cases:` list');
+    if (casesNode === undefined)
+      reader.report(root, 'cases', 'missing_key', 'a case file needs a top-level `cases:` list');
     else {
       (reader.sequence(casesNode.value, 'cases') ?? []).forEach((node, i) => {
         const parsed = parseCase(reader, node, `cases[${i}]`);
@@ -108,14 +109,25 @@ function parseCase(reader: SourceReader, node: YamlNode, path: string): PolicyCa
   if (agentNode !== undefined) {
     const agentFields = reader.map(agentNode.value, `${path}.agent`, AGENT_KEYS);
     const level = agentFields?.get('risk_level');
-    if (level === undefined) reader.report(agentNode.value, `${path}.agent.risk_level`, 'missing_key', 'an agent profile needs a risk_level');
+    if (level === undefined)
+      reader.report(
+        agentNode.value,
+        `${path}.agent.risk_level`,
+        'missing_key',
+        'an agent profile needs a risk_level',
+      );
     else reader.oneOf(level.value, `${path}.agent.risk_level`, MATCH_RISK_LEVELS);
     agent = toJs(agentNode.value) as AgentProfile;
   }
   const nowNode = fields.get('now');
   const now = nowNode === undefined ? undefined : reader.string(nowNode.value, `${path}.now`);
   if (now !== undefined && now !== null && Number.isNaN(Date.parse(now)))
-    reader.report(nowNode?.value ?? null, `${path}.now`, 'bad_value', `"${now}" is not an ISO-8601 time`);
+    reader.report(
+      nowNode?.value ?? null,
+      `${path}.now`,
+      'bad_value',
+      `"${now}" is not an ISO-8601 time`,
+    );
   const countersNode = fields.get('counters');
   let counters: Record<string, number> | undefined;
   if (countersNode !== undefined) {
@@ -126,7 +138,8 @@ function parseCase(reader: SourceReader, node: YamlNode, path: string): PolicyCa
     }
   }
   const expect = parseExpect(reader, fields.get('expect')?.value ?? null, `${path}.expect`);
-  if (reader.problems.length > before || name === null || request === null || expect === null) return null;
+  if (reader.problems.length > before || name === null || request === null || expect === null)
+    return null;
   return {
     name,
     request,
@@ -141,9 +154,16 @@ function parseRequest(reader: SourceReader, node: YamlNode, path: string): JobRe
   const fields = reader.map(node, path, REQUEST_KEYS);
   if (fields === null) return null;
   const topic = fields.get('topic');
-  if (topic === undefined) reader.report(node, `${path}.topic`, 'missing_key', 'a request needs a topic');
+  if (topic === undefined)
+    reader.report(node, `${path}.topic`, 'missing_key', 'a request needs a topic');
   else reader.string(topic.value, `${path}.topic`);
-  for (const key of ['tenant_id', 'agent_id', 'idempotency_key', 'trace_id', 'principal'] as const) {
+  for (const key of [
+    'tenant_id',
+    'agent_id',
+    'idempotency_key',
+    'trace_id',
+    'principal',
+  ] as const) {
     const field = fields.get(key);
     if (field !== undefined) reader.string(field.value, `${path}.${key}`);
   }
@@ -165,22 +185,43 @@ function parseExpect(reader: SourceReader, node: YamlNode, path: string): CaseEx
   if (fields === null) return null;
   const decisionNode = fields.get('decision');
   if (decisionNode === undefined) {
-    reader.report(node, `${path}.decision`, 'missing_key', `expect needs a decision (${DECISION_TYPES.join(', ')})`);
+    reader.report(
+      node,
+      `${path}.decision`,
+      'missing_key',
+      `expect needs a decision (${DECISION_TYPES.join(', ')})`,
+    );
     return null;
   }
   const decision = reader.oneOf(decisionNode.value, `${path}.decision`, DECISION_TYPES);
   const ruleNode = fields.get('rule_id');
   const rule_id = ruleNode === undefined ? undefined : (toJs(ruleNode.value) as string | null);
   if (rule_id !== undefined && rule_id !== null && typeof rule_id !== 'string')
-    reader.report(ruleNode?.value ?? null, `${path}.rule_id`, 'wrong_type', 'rule_id must be a string or null');
+    reader.report(
+      ruleNode?.value ?? null,
+      `${path}.rule_id`,
+      'wrong_type',
+      'rule_id must be a string or null',
+    );
   const constraintsNode = fields.get('constraints');
-  if (constraintsNode !== undefined && !isMap(constraintsNode.value) && !isSeq(constraintsNode.value))
-    reader.report(constraintsNode.value, `${path}.constraints`, 'wrong_type', 'constraints must be a mapping');
+  if (
+    constraintsNode !== undefined &&
+    !isMap(constraintsNode.value) &&
+    !isSeq(constraintsNode.value)
+  )
+    reader.report(
+      constraintsNode.value,
+      `${path}.constraints`,
+      'wrong_type',
+      'constraints must be a mapping',
+    );
   if (decision === null) return null;
   return {
     decision,
     ...(rule_id === undefined ? {} : { rule_id }),
-    ...(constraintsNode === undefined ? {} : { constraints: toJs(constraintsNode.value) as Constraints }),
+    ...(constraintsNode === undefined
+      ? {}
+      : { constraints: toJs(constraintsNode.value) as Constraints }),
   };
 }
 
@@ -192,7 +233,8 @@ export function caseFacts(c: PolicyCase): EvaluationFacts {
 export function runCase(policy: CompiledPolicy, c: PolicyCase): CaseResult {
   const decision = policy.evaluate(c.request, caseFacts(c));
   const failures: string[] = [];
-  if (decision.type !== c.expect.decision) failures.push(`decision: expected ${c.expect.decision}, got ${decision.type}`);
+  if (decision.type !== c.expect.decision)
+    failures.push(`decision: expected ${c.expect.decision}, got ${decision.type}`);
   if (c.expect.rule_id !== undefined && decision.rule_id !== c.expect.rule_id)
     failures.push(`rule_id: expected ${String(c.expect.rule_id)}, got ${String(decision.rule_id)}`);
   if (c.expect.constraints !== undefined) {

@@ -58,9 +58,7 @@ interface CompiledRule {
   readonly constraints: Constraints | null;
 }
 
-type Verdict =
-  | { readonly matched: true }
-  | { readonly matched: false; readonly why: () => string };
+type Verdict = { readonly matched: true } | { readonly matched: false; readonly why: () => string };
 
 const MATCHED: Verdict = { matched: true };
 
@@ -72,7 +70,10 @@ export function compilePolicy(yamlText: string, options: CompileOptions = {}): C
   const spec =
     reader.problems.length > 0
       ? null
-      : validatePolicy(root, reader, { condition: (e) => conditions.problem(e), regex: regexProblem });
+      : validatePolicy(root, reader, {
+          condition: (e) => conditions.problem(e),
+          regex: regexProblem,
+        });
   if (spec === null) throw new PolicyLoadError(file, reader.problems);
   return new Policy(spec, conditions);
 }
@@ -92,7 +93,10 @@ class Policy implements CompiledPolicy {
     this.rules = spec.rules.map((rule) => ({
       spec: rule,
       rank: restrictiveness(rule.decision),
-      restrictive: rule.decision === 'deny' || rule.decision === 'require_approval' || rule.decision === 'throttle',
+      restrictive:
+        rule.decision === 'deny' ||
+        rule.decision === 'require_approval' ||
+        rule.decision === 'throttle',
       match: compileMatch(rule.match, conditions),
       unless: rule.unless === undefined ? null : compileMatch(rule.unless, conditions),
       constraints: rule.constraints === undefined ? null : normalizeConstraints(rule.constraints),
@@ -131,7 +135,9 @@ class Policy implements CompiledPolicy {
       if (winner === null || rule.rank > winner.rank) winner = rule;
     }
     if (winner === null || matched === null) {
-      return diagnostics.length === 0 ? this.defaultDecision : { ...this.defaultDecision, diagnostics };
+      return diagnostics.length === 0
+        ? this.defaultDecision
+        : { ...this.defaultDecision, diagnostics };
     }
     const constraints = constraintSets === null ? {} : mergeAll(constraintSets);
     return {
@@ -141,7 +147,10 @@ class Policy implements CompiledPolicy {
       policy_snapshot: this.snapshot,
       constraints,
       matched_rules: matched,
-      retry_after_sec: winner.spec.decision === 'throttle' ? (winner.spec.throttle?.retry_after_sec ?? null) : null,
+      retry_after_sec:
+        winner.spec.decision === 'throttle'
+          ? (winner.spec.throttle?.retry_after_sec ?? null)
+          : null,
       diagnostics,
     };
   }
@@ -164,16 +173,29 @@ class Policy implements CompiledPolicy {
    * Whether one rule applies. Condition errors resolve toward the more restrictive outcome:
    * a deny/approval/throttle rule applies, any other rule does not (§4, fail closed).
    */
-  private verdict(rule: CompiledRule, subject: Subject, facts: EvaluationFacts, diagnostics: Diagnostic[]): Verdict {
+  private verdict(
+    rule: CompiledRule,
+    subject: Subject,
+    facts: EvaluationFacts,
+    diagnostics: Diagnostic[],
+  ): Verdict {
     const mismatch = staticMismatch(rule.match, subject);
-    if (mismatch !== null) return { matched: false, why: () => describeMismatch(mismatch, rule.match, subject, 'match') };
+    if (mismatch !== null)
+      return {
+        matched: false,
+        why: () => describeMismatch(mismatch, rule.match, subject, 'match'),
+      };
     if (rule.match.when !== null) {
       const outcome = runCondition(rule.match.when, subject);
       if (!outcome.ok) {
         diagnostics.push(conditionDiagnostic(rule, 'match', outcome.error));
-        if (!rule.restrictive) return { matched: false, why: () => `match.when failed: ${outcome.error}` };
+        if (!rule.restrictive)
+          return { matched: false, why: () => `match.when failed: ${outcome.error}` };
       } else if (!outcome.value) {
-        return { matched: false, why: () => describeMismatch('when', rule.match, subject, 'match') };
+        return {
+          matched: false,
+          why: () => describeMismatch('when', rule.match, subject, 'match'),
+        };
       }
     }
     if (rule.unless !== null && this.unlessHolds(rule, rule.unless, subject, diagnostics)) {
@@ -183,13 +205,21 @@ class Policy implements CompiledPolicy {
     if (throttle !== undefined) {
       const count = facts.counters?.[rule.spec.id] ?? 0;
       if (count < throttle.limit) {
-        return { matched: false, why: () => `throttle window holds ${count} of ${throttle.limit} requests` };
+        return {
+          matched: false,
+          why: () => `throttle window holds ${count} of ${throttle.limit} requests`,
+        };
       }
     }
     return MATCHED;
   }
 
-  private unlessHolds(rule: CompiledRule, unless: CompiledMatch, subject: Subject, diagnostics: Diagnostic[]): boolean {
+  private unlessHolds(
+    rule: CompiledRule,
+    unless: CompiledMatch,
+    subject: Subject,
+    diagnostics: Diagnostic[],
+  ): boolean {
     if (staticMismatch(unless, subject) !== null) return false;
     if (unless.when === null) return true;
     const outcome = runCondition(unless.when, subject);
@@ -200,8 +230,13 @@ class Policy implements CompiledPolicy {
   }
 }
 
-function conditionDiagnostic(rule: CompiledRule, block: 'match' | 'unless', error: string): Diagnostic {
-  const resolution = (block === 'match') === rule.restrictive ? 'treated as matching' : 'treated as not matching';
+function conditionDiagnostic(
+  rule: CompiledRule,
+  block: 'match' | 'unless',
+  error: string,
+): Diagnostic {
+  const resolution =
+    (block === 'match') === rule.restrictive ? 'treated as matching' : 'treated as not matching';
   return {
     rule_id: rule.spec.id,
     code: 'condition_error',

@@ -22,7 +22,15 @@ interface AstNode {
 
 const TIMESTAMP = 'google.protobuf.Timestamp';
 const CACHE_LIMIT = 1024;
-const WEEKDAYS: Readonly<Record<string, number>> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
+const WEEKDAYS: Readonly<Record<string, number>> = {
+  Mon: 1,
+  Tue: 2,
+  Wed: 3,
+  Thu: 4,
+  Fri: 5,
+  Sat: 6,
+  Sun: 7,
+};
 
 /** A per-policy cache: bounded, because patterns may come from request data. */
 function memo<T>(build: (key: string) => T): (key: string) => T {
@@ -46,17 +54,32 @@ export class ConditionCompiler {
     const globOf = memo<Glob>((pattern) => compileGlob(pattern, './'));
     const regexOf = memo<RE2JS>((pattern) => RE2JS.compile(pattern));
     const hourFormat = memo<Intl.DateTimeFormat>(
-      (tz) => new Intl.DateTimeFormat('en-US', { timeZone: tz, hour: 'numeric', hourCycle: 'h23', weekday: 'short' }),
+      (tz) =>
+        new Intl.DateTimeFormat('en-US', {
+          timeZone: tz,
+          hour: 'numeric',
+          hourCycle: 'h23',
+          weekday: 'short',
+        }),
     );
-    this.env = new Environment({ homogeneousAggregateLiterals: false, limits: { maxAstNodes: 2000, maxDepth: 64 } })
+    this.env = new Environment({
+      homogeneousAggregateLiterals: false,
+      limits: { maxAstNodes: 2000, maxDepth: 64 },
+    })
       .registerVariable('job', 'map')
       .registerVariable('payload', 'dyn')
       .registerVariable('agent', 'map')
       .registerVariable('principal', 'string')
       .registerVariable('now', TIMESTAMP)
-      .registerFunction('contains_pii(string): bool', (text: string) => containsCategory(text, 'pii'))
-      .registerFunction('contains_secret(string): bool', (text: string) => containsCategory(text, 'secrets'))
-      .registerFunction('glob(string, string): bool', (text: string, pattern: string) => globOf(pattern).test(text))
+      .registerFunction('contains_pii(string): bool', (text: string) =>
+        containsCategory(text, 'pii'),
+      )
+      .registerFunction('contains_secret(string): bool', (text: string) =>
+        containsCategory(text, 'secrets'),
+      )
+      .registerFunction('glob(string, string): bool', (text: string, pattern: string) =>
+        globOf(pattern).test(text),
+      )
       .registerFunction('re_matches(string, string): bool', (text: string, pattern: string) =>
         regexOf(pattern).matcher(text).find(),
       )
@@ -75,13 +98,15 @@ export class ConditionCompiler {
   problem(expression: string): string | null {
     try {
       const parsed = this.env.parse(expression);
-      const banned = findCall(parsed.ast as AstNode, 'matches');
-      if (banned) return 'matches() is not allowed (backtracking regex); use re_matches(text, pattern)';
-      const literalProblem = checkRegexLiterals(parsed.ast as AstNode);
+      const banned = findCall(parsed.ast, 'matches');
+      if (banned)
+        return 'matches() is not allowed (backtracking regex); use re_matches(text, pattern)';
+      const literalProblem = checkRegexLiterals(parsed.ast);
       if (literalProblem !== null) return literalProblem;
       const checked = this.env.check(expression);
       if (!checked.valid) return firstLine(checked.error?.message ?? 'invalid expression');
-      if (checked.type !== 'bool' && checked.type !== 'dyn') return `a condition must be a bool, this one is ${checked.type}`;
+      if (checked.type !== 'bool' && checked.type !== 'dyn')
+        return `a condition must be a bool, this one is ${checked.type}`;
       return null;
     } catch (error) {
       return firstLine(error instanceof Error ? error.message : String(error));
@@ -90,7 +115,7 @@ export class ConditionCompiler {
 
   /** Compiles an expression already accepted by `problem`. */
   compile(expression: string): Condition {
-    return this.env.parse(expression) as unknown as Condition;
+    return this.env.parse(expression);
   }
 }
 
@@ -112,14 +137,19 @@ function children(node: AstNode): AstNode[] {
   const out: AstNode[] = [];
   const visit = (value: unknown): void => {
     if (Array.isArray(value)) value.forEach(visit);
-    else if (typeof value === 'object' && value !== null && 'op' in value) out.push(value as AstNode);
+    else if (typeof value === 'object' && value !== null && 'op' in value)
+      out.push(value as AstNode);
   };
   visit(node.args);
   return out;
 }
 
 function callName(node: AstNode): string | null {
-  if ((node.op === 'call' || node.op === 'rcall') && Array.isArray(node.args) && typeof node.args[0] === 'string') {
+  if (
+    (node.op === 'call' || node.op === 'rcall') &&
+    Array.isArray(node.args) &&
+    typeof node.args[0] === 'string'
+  ) {
     return node.args[0];
   }
   return null;

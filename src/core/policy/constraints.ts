@@ -45,7 +45,11 @@ export function mergeConstraints(a: Constraints, b: Constraints): Constraints {
     if (x === undefined && y === undefined) continue;
     const ySet = new Set(y);
     out[key] =
-      x === undefined ? sortedUnique(y ?? []) : y === undefined ? sortedUnique(x) : sortedUnique(x.filter((p) => ySet.has(p)));
+      x === undefined
+        ? sortedUnique(y ?? [])
+        : y === undefined
+          ? sortedUnique(x)
+          : sortedUnique(x.filter((p) => ySet.has(p)));
   }
   for (const key of DENY_LIST_CONSTRAINTS) {
     const x = a[key];
@@ -70,7 +74,9 @@ export function normalizeConstraints(c: Constraints): Constraints {
   for (const key of CONSTRAINT_KEYS) {
     const value = c[key];
     if (value === undefined) continue;
-    (out as Record<string, unknown>)[key] = Array.isArray(value) ? sortedUnique(value as string[]) : value;
+    (out as Record<string, unknown>)[key] = Array.isArray(value)
+      ? sortedUnique(value as string[])
+      : value;
   }
   return out;
 }

@@ -6,7 +6,8 @@
  * backtracking, so no pattern can make a match slow.
  */
 
-type Token = { readonly kind: 'literal'; readonly text: string } | { readonly kind: 'star' | 'globstar' };
+type Token =
+  { readonly kind: 'literal'; readonly text: string } | { readonly kind: 'star' | 'globstar' };
 
 export interface Glob {
   readonly pattern: string;
@@ -44,7 +45,7 @@ function tokenize(pattern: string): Token[] {
   let literal = '';
   for (let i = 0; i < pattern.length; i++) {
     if (pattern[i] !== '*') {
-      literal += pattern[i];
+      literal += pattern.charAt(i);
       continue;
     }
     if (literal !== '') tokens.push({ kind: 'literal', text: literal });
@@ -77,7 +78,8 @@ function buildMatcher(
   if (tokens.length === 0) return (input) => input === '';
   if (tokens.length === 1 && a?.kind === 'literal') return (input) => input === pattern;
   if (tokens.length === 1 && a?.kind === 'globstar') return () => true;
-  if (tokens.length === 1 && a?.kind === 'star') return (input) => !hasSeparator(input, 0, separators);
+  if (tokens.length === 1 && a?.kind === 'star')
+    return (input) => !hasSeparator(input, 0, separators);
   if (tokens.length === 2 && a?.kind === 'literal' && b?.kind === 'globstar') {
     const prefix = a.text;
     return (input) => input.startsWith(prefix);

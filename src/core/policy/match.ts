@@ -71,7 +71,12 @@ export class Subject {
 
   conditionContext(): ConditionContext {
     if (this.context === null) {
-      const job = { ...this.request, tenant_id: this.tenant, risk_tags: this.tags, labels: this.labels };
+      const job = {
+        ...this.request,
+        tenant_id: this.tenant,
+        risk_tags: this.tags,
+        labels: this.labels,
+      };
       const context: Record<string, unknown> = {
         job,
         payload: this.request.payload ?? null,
@@ -85,7 +90,8 @@ export class Subject {
   }
 }
 
-export type ConditionOutcome = { readonly ok: true; readonly value: boolean } | { readonly ok: false; readonly error: string };
+export type ConditionOutcome =
+  { readonly ok: true; readonly value: boolean } | { readonly ok: false; readonly error: string };
 
 /** Runs a condition; anything but a boolean result is an error for the caller to resolve. */
 export function runCondition(condition: Condition, subject: Subject): ConditionOutcome {
@@ -112,9 +118,12 @@ export function staticMismatch(m: CompiledMatch, subject: Subject): MatchField |
   if (m.topics !== null && !anyGlob(m.topics, subject.topic)) return 'topics';
   if (m.tenants !== null && !anyGlob(m.tenants, subject.tenant)) return 'tenants';
   if (m.agents !== null && !anyGlob(m.agents, subject.agentId)) return 'agents';
-  if (m.riskLevels !== null && !m.riskLevels.includes(subject.agent.risk_level)) return 'risk_levels';
-  if (m.riskTags !== null && !m.riskTags.some((tag) => subject.tags.includes(tag))) return 'risk_tags';
-  if (m.riskTagsAll !== null && !m.riskTagsAll.every((tag) => subject.tags.includes(tag))) return 'risk_tags_all';
+  if (m.riskLevels !== null && !m.riskLevels.includes(subject.agent.risk_level))
+    return 'risk_levels';
+  if (m.riskTags !== null && !m.riskTags.some((tag) => subject.tags.includes(tag)))
+    return 'risk_tags';
+  if (m.riskTagsAll !== null && !m.riskTagsAll.every((tag) => subject.tags.includes(tag)))
+    return 'risk_tags_all';
   if (m.labels !== null) {
     for (const [key, values] of m.labels) {
       const actual = subject.labels[key];
@@ -125,7 +134,12 @@ export function staticMismatch(m: CompiledMatch, subject: Subject): MatchField |
 }
 
 /** Human words for why `field` did not hold; used by explain, never on the hot path. */
-export function describeMismatch(field: MatchField, m: CompiledMatch, subject: Subject, block: string): string {
+export function describeMismatch(
+  field: MatchField,
+  m: CompiledMatch,
+  subject: Subject,
+  block: string,
+): string {
   const list = (items: readonly string[] | undefined): string => `[${(items ?? []).join(', ')}]`;
   switch (field) {
     case 'topics':
@@ -141,7 +155,9 @@ export function describeMismatch(field: MatchField, m: CompiledMatch, subject: S
     case 'risk_tags_all':
       return `${block}.risk_tags_all: request tags ${list(subject.tags)} lack some of ${list(m.spec.risk_tags_all)}`;
     case 'labels': {
-      const failing = (m.labels ?? []).find(([key, values]) => !values.includes(subject.labels[key] ?? '\u0000'));
+      const failing = (m.labels ?? []).find(
+        ([key, values]) => !values.includes(subject.labels[key] ?? '\u0000'),
+      );
       const [key = '', values = []] = failing ?? [];
       const actual = subject.labels[key];
       return `${block}.labels: ${key} is ${actual === undefined ? 'absent' : `"${actual}"`}, expected one of ${list(values)}`;

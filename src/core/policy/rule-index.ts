@@ -57,7 +57,9 @@ export class RuleIndex {
         return;
       }
       // Every matching request must carry one of these tags, so index under each of them.
-      const tags = match.risk_tags ?? (match.risk_tags_all?.[0] === undefined ? undefined : [match.risk_tags_all[0]]);
+      const tags =
+        match.risk_tags ??
+        (match.risk_tags_all?.[0] === undefined ? undefined : [match.risk_tags_all[0]]);
       if (tags !== undefined) {
         for (const tag of tags) {
           const list = this.byTag.get(tag) ?? [];

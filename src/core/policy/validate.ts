@@ -50,7 +50,16 @@ const RULE_KEYS = [
   'approval',
   'throttle',
 ] as const;
-const MATCH_KEYS = ['topics', 'tenants', 'agents', 'risk_tags', 'risk_tags_all', 'risk_levels', 'labels', 'when'] as const;
+const MATCH_KEYS = [
+  'topics',
+  'tenants',
+  'agents',
+  'risk_tags',
+  'risk_tags_all',
+  'risk_levels',
+  'labels',
+  'when',
+] as const;
 const APPROVAL_KEYS = ['timeout', 'quorum', 'approver_roles', 'allow_self_approval'] as const;
 const THROTTLE_KEYS = ['limit', 'window', 'key', 'retry_after_sec'] as const;
 const OUTPUT_KEYS = ['id', 'description', 'match', 'scanners', 'action'] as const;
@@ -60,25 +69,37 @@ const TOPIC_GLOB = /^[A-Za-z0-9_.:*-]+$/;
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Validates the whole document. Returns null when any problem was reported. */
-export function validatePolicy(root: YamlNode, reader: SourceReader, checks: ExpressionChecks): PolicySpec | null {
+export function validatePolicy(
+  root: YamlNode,
+  reader: SourceReader,
+  checks: ExpressionChecks,
+): PolicySpec | null {
   const before = reader.problems.length;
   const top = reader.map(root, '', TOP_KEYS);
   if (top === null) return null;
 
   const versionNode = top.get('version');
-  if (versionNode === undefined) reader.report(root, 'version', 'missing_key', 'the policy must declare `version: v1`');
+  if (versionNode === undefined)
+    reader.report(root, 'version', 'missing_key', 'the policy must declare `version: v1`');
   else if (scalarValue(versionNode.value) !== 'v1')
     reader.report(versionNode.value, 'version', 'bad_value', 'only `version: v1` is supported');
 
   const description = optionalString(reader, top.get('description')?.value, 'description');
   const defaultNode = top.get('default_decision');
   const defaultDecision =
-    defaultNode === undefined ? 'deny' : reader.oneOf(defaultNode.value, 'default_decision', DEFAULT_DECISIONS);
+    defaultNode === undefined
+      ? 'deny'
+      : reader.oneOf(defaultNode.value, 'default_decision', DEFAULT_DECISIONS);
 
   const rules: RuleSpec[] = [];
   const rulesNode = top.get('rules');
   if (rulesNode === undefined) {
-    reader.report(root, 'rules', 'missing_key', 'the policy must have a `rules:` list (it may be empty: `rules: []`)');
+    reader.report(
+      root,
+      'rules',
+      'missing_key',
+      'the policy must have a `rules:` list (it may be empty: `rules: []`)',
+    );
   } else {
     const items = reader.sequence(rulesNode.value, 'rules') ?? [];
     const seen = new Map<string, number>();
@@ -87,7 +108,12 @@ export function validatePolicy(root: YamlNode, reader: SourceReader, checks: Exp
       if (rule === null) return;
       const first = seen.get(rule.id);
       if (first !== undefined) {
-        reader.report(item, `rules[${i}].id`, 'duplicate_rule_id', `rule id "${rule.id}" is already used by rules[${first}]`);
+        reader.report(
+          item,
+          `rules[${i}].id`,
+          'duplicate_rule_id',
+          `rule id "${rule.id}" is already used by rules[${first}]`,
+        );
         return;
       }
       seen.set(rule.id, i);
@@ -104,7 +130,12 @@ export function validatePolicy(root: YamlNode, reader: SourceReader, checks: Exp
       const rule = validateOutputRule(reader, checks, item, `output[${i}]`);
       if (rule === null) return;
       if (seen.has(rule.id)) {
-        reader.report(item, `output[${i}].id`, 'duplicate_rule_id', `output rule id "${rule.id}" is used twice`);
+        reader.report(
+          item,
+          `output[${i}].id`,
+          'duplicate_rule_id',
+          `output rule id "${rule.id}" is used twice`,
+        );
         return;
       }
       seen.add(rule.id);
@@ -122,56 +153,103 @@ export function validatePolicy(root: YamlNode, reader: SourceReader, checks: Exp
   };
 }
 
-function optionalString(reader: SourceReader, node: YamlNode | undefined, path: string): string | undefined {
+function optionalString(
+  reader: SourceReader,
+  node: YamlNode | undefined,
+  path: string,
+): string | undefined {
   if (node === undefined) return undefined;
   return reader.string(node, path) ?? undefined;
 }
 
-function ruleId(reader: SourceReader, node: YamlNode | undefined, parent: YamlNode, path: string): string | null {
+function ruleId(
+  reader: SourceReader,
+  node: YamlNode | undefined,
+  parent: YamlNode,
+  path: string,
+): string | null {
   if (node === undefined) {
     reader.report(parent, `${path}.id`, 'missing_key', `${path} needs an \`id\``);
     return null;
   }
   const id = reader.string(node, `${path}.id`);
   if (id !== null && !RULE_ID.test(id)) {
-    reader.report(node, `${path}.id`, 'bad_value', 'a rule id is 1–128 characters of letters, digits, _ . : -');
+    reader.report(
+      node,
+      `${path}.id`,
+      'bad_value',
+      'a rule id is 1–128 characters of letters, digits, _ . : -',
+    );
     return null;
   }
   return id;
 }
 
-function validateRule(reader: SourceReader, checks: ExpressionChecks, node: YamlNode, path: string): RuleSpec | null {
+function validateRule(
+  reader: SourceReader,
+  checks: ExpressionChecks,
+  node: YamlNode,
+  path: string,
+): RuleSpec | null {
   const before = reader.problems.length;
   const fields = reader.map(node, path, RULE_KEYS);
   if (fields === null) return null;
   const id = ruleId(reader, fields.get('id')?.value, node, path);
-  const description = optionalString(reader, fields.get('description')?.value, `${path}.description`);
+  const description = optionalString(
+    reader,
+    fields.get('description')?.value,
+    `${path}.description`,
+  );
 
   const decisionNode = fields.get('decision');
   let decision = null;
   if (decisionNode === undefined)
-    reader.report(node, `${path}.decision`, 'missing_key', `${path} needs a \`decision\` (${RULE_DECISIONS.join(', ')})`);
+    reader.report(
+      node,
+      `${path}.decision`,
+      'missing_key',
+      `${path} needs a \`decision\` (${RULE_DECISIONS.join(', ')})`,
+    );
   else decision = reader.oneOf(decisionNode.value, `${path}.decision`, RULE_DECISIONS);
 
   const matchNode = fields.get('match');
-  const match = matchNode === undefined ? {} : validateMatch(reader, checks, matchNode.value, `${path}.match`);
+  const match =
+    matchNode === undefined ? {} : validateMatch(reader, checks, matchNode.value, `${path}.match`);
   const unlessNode = fields.get('unless');
-  const unless = unlessNode === undefined ? undefined : validateMatch(reader, checks, unlessNode.value, `${path}.unless`);
+  const unless =
+    unlessNode === undefined
+      ? undefined
+      : validateMatch(reader, checks, unlessNode.value, `${path}.unless`);
   const reason = optionalString(reader, fields.get('reason')?.value, `${path}.reason`);
   const severityNode = fields.get('severity');
-  const severity = severityNode === undefined ? 'medium' : reader.oneOf(severityNode.value, `${path}.severity`, SEVERITIES);
+  const severity =
+    severityNode === undefined
+      ? 'medium'
+      : reader.oneOf(severityNode.value, `${path}.severity`, SEVERITIES);
 
   const constraintsNode = fields.get('constraints');
   const constraints =
-    constraintsNode === undefined ? undefined : validateConstraints(reader, constraintsNode.value, `${path}.constraints`);
+    constraintsNode === undefined
+      ? undefined
+      : validateConstraints(reader, constraintsNode.value, `${path}.constraints`);
   if (decision === 'allow_with_constraints' && constraintsNode === undefined)
-    reader.report(node, `${path}.constraints`, 'missing_key', 'decision allow_with_constraints needs a `constraints:` block');
+    reader.report(
+      node,
+      `${path}.constraints`,
+      'missing_key',
+      'decision allow_with_constraints needs a `constraints:` block',
+    );
 
   const approvalNode = fields.get('approval');
   let approval: ApprovalSpec | null | undefined;
   if (approvalNode !== undefined) {
     if (decision !== null && decision !== 'require_approval')
-      reader.report(approvalNode.key, `${path}.approval`, 'bad_value', '`approval:` applies only to decision require_approval');
+      reader.report(
+        approvalNode.key,
+        `${path}.approval`,
+        'bad_value',
+        '`approval:` applies only to decision require_approval',
+      );
     approval = validateApproval(reader, approvalNode.value, `${path}.approval`);
   } else if (decision === 'require_approval') {
     approval = DEFAULT_APPROVAL;
@@ -181,12 +259,25 @@ function validateRule(reader: SourceReader, checks: ExpressionChecks, node: Yaml
   let throttle: ThrottleSpec | null | undefined;
   if (throttleNode !== undefined) {
     if (decision !== null && decision !== 'throttle')
-      reader.report(throttleNode.key, `${path}.throttle`, 'bad_value', '`throttle:` applies only to decision throttle');
+      reader.report(
+        throttleNode.key,
+        `${path}.throttle`,
+        'bad_value',
+        '`throttle:` applies only to decision throttle',
+      );
     throttle = validateThrottle(reader, throttleNode.value, `${path}.throttle`);
   }
 
-  if (reader.problems.length > before || id === null || decision === null || severity === null) return null;
-  if (match === null || unless === null || constraints === null || approval === null || throttle === null) return null;
+  if (reader.problems.length > before || id === null || decision === null || severity === null)
+    return null;
+  if (
+    match === null ||
+    unless === null ||
+    constraints === null ||
+    approval === null ||
+    throttle === null
+  )
+    return null;
   const rule: Mutable<RuleSpec> = {
     id,
     match,
@@ -202,24 +293,35 @@ function validateRule(reader: SourceReader, checks: ExpressionChecks, node: Yaml
   return rule;
 }
 
-function globList(reader: SourceReader, node: YamlNode, path: string, topic: boolean): string[] | null {
+function globList(
+  reader: SourceReader,
+  node: YamlNode,
+  path: string,
+  topic: boolean,
+): string[] | null {
   const list = reader.strings(node, path);
   if (list === null) return null;
-  let ok = true;
-  list.forEach((pattern, i) => {
+  const items = reader.sequence(node, path) ?? [];
+  const problems = list.map((pattern, i) => {
     const problem =
       globProblem(pattern) ??
-      (topic && !TOPIC_GLOB.test(pattern) ? 'a topic glob uses only letters, digits, _ . : - and *' : null);
+      (topic && !TOPIC_GLOB.test(pattern)
+        ? 'a topic glob uses only letters, digits, _ . : - and *'
+        : null);
     if (problem !== null) {
-      const item = (reader.sequence(node, path) ?? [])[i] ?? node;
-      reader.report(item, `${path}[${i}]`, 'bad_glob', `${problem} (got "${pattern}")`);
-      ok = false;
+      reader.report(items[i] ?? node, `${path}[${i}]`, 'bad_glob', `${problem} (got "${pattern}")`);
     }
+    return problem;
   });
-  return ok ? list : null;
+  return problems.every((p) => p === null) ? list : null;
 }
 
-function validateMatch(reader: SourceReader, checks: ExpressionChecks, node: YamlNode, path: string): MatchSpec | null {
+function validateMatch(
+  reader: SourceReader,
+  checks: ExpressionChecks,
+  node: YamlNode,
+  path: string,
+): MatchSpec | null {
   const before = reader.problems.length;
   const fields = reader.map(node, path, MATCH_KEYS);
   if (fields === null) return null;
@@ -253,26 +355,39 @@ function validateMatch(reader: SourceReader, checks: ExpressionChecks, node: Yam
   const levels = fields.get('risk_levels');
   if (levels !== undefined) {
     const items = reader.sequence(levels.value, `${path}.risk_levels`) ?? [];
-    const list = items.map((item, i) => reader.oneOf(item, `${path}.risk_levels[${i}]`, MATCH_RISK_LEVELS));
+    const list = items.map((item, i) =>
+      reader.oneOf(item, `${path}.risk_levels[${i}]`, MATCH_RISK_LEVELS),
+    );
     const valid = list.filter((l) => l !== null);
     if (valid.length > 0 && valid.length === list.length) match.risk_levels = [...new Set(valid)];
   }
   const labels = fields.get('labels');
-  if (labels !== undefined) match.labels = validateLabels(reader, labels.value, `${path}.labels`) ?? {};
+  if (labels !== undefined)
+    match.labels = validateLabels(reader, labels.value, `${path}.labels`) ?? {};
   const when = fields.get('when');
   if (when !== undefined) {
     const expression = reader.string(when.value, `${path}.when`);
     if (expression !== null) {
       const problem = checks.condition(expression);
       if (problem === null) match.when = expression;
-      else reader.report(when.value, `${path}.when`, 'bad_condition', `condition does not compile: ${problem}`);
+      else
+        reader.report(
+          when.value,
+          `${path}.when`,
+          'bad_condition',
+          `condition does not compile: ${problem}`,
+        );
     }
   }
   return reader.problems.length > before ? null : match;
 }
 
 /** Label values may be one value or a list; numbers and booleans are read as their text. */
-function validateLabels(reader: SourceReader, node: YamlNode, path: string): Record<string, string[]> | null {
+function validateLabels(
+  reader: SourceReader,
+  node: YamlNode,
+  path: string,
+): Record<string, string[]> | null {
   const fields = reader.map(node, path, null);
   if (fields === null) return null;
   const labels: Record<string, string[]> = {};
@@ -288,7 +403,11 @@ function validateLabels(reader: SourceReader, node: YamlNode, path: string): Rec
   return labels;
 }
 
-function validateConstraints(reader: SourceReader, node: YamlNode, path: string): Constraints | null {
+function validateConstraints(
+  reader: SourceReader,
+  node: YamlNode,
+  path: string,
+): Constraints | null {
   const before = reader.problems.length;
   const fields = reader.map(node, path, null);
   if (fields === null) return null;
@@ -321,7 +440,7 @@ function validateConstraints(reader: SourceReader, node: YamlNode, path: string)
         );
     }
   }
-  return reader.problems.length > before ? null : (out as Constraints);
+  return reader.problems.length > before ? null : out;
 }
 
 function validateApproval(reader: SourceReader, node: YamlNode, path: string): ApprovalSpec | null {
@@ -335,16 +454,24 @@ function validateApproval(reader: SourceReader, node: YamlNode, path: string): A
     if (seconds !== null) approval.timeout_sec = seconds;
   }
   const quorum = fields.get('quorum');
-  if (quorum !== undefined) approval.quorum = reader.integer(quorum.value, `${path}.quorum`, 1, 100) ?? 1;
+  if (quorum !== undefined)
+    approval.quorum = reader.integer(quorum.value, `${path}.quorum`, 1, 100) ?? 1;
   const roles = fields.get('approver_roles');
   if (roles !== undefined) {
     const list = reader.strings(roles.value, `${path}.approver_roles`);
     if (list !== null && list.length === 0)
-      reader.report(roles.value, `${path}.approver_roles`, 'bad_value', 'approver_roles must name at least one role');
+      reader.report(
+        roles.value,
+        `${path}.approver_roles`,
+        'bad_value',
+        'approver_roles must name at least one role',
+      );
     if (list !== null) approval.approver_roles = [...new Set(list)].sort();
   }
   const self = fields.get('allow_self_approval');
-  if (self !== undefined) approval.allow_self_approval = reader.boolean(self.value, `${path}.allow_self_approval`) ?? false;
+  if (self !== undefined)
+    approval.allow_self_approval =
+      reader.boolean(self.value, `${path}.allow_self_approval`) ?? false;
   return reader.problems.length > before ? null : approval;
 }
 
@@ -354,17 +481,23 @@ function validateThrottle(reader: SourceReader, node: YamlNode, path: string): T
   if (fields === null) return null;
   const limitNode = fields.get('limit');
   const windowNode = fields.get('window');
-  if (limitNode === undefined) reader.report(node, `${path}.limit`, 'missing_key', 'a throttle needs a `limit`');
-  if (windowNode === undefined) reader.report(node, `${path}.window`, 'missing_key', 'a throttle needs a `window` (e.g. 1m)');
-  const limit = limitNode === undefined ? null : reader.integer(limitNode.value, `${path}.limit`, 1);
-  const window = windowNode === undefined ? null : duration(reader, windowNode.value, `${path}.window`);
+  if (limitNode === undefined)
+    reader.report(node, `${path}.limit`, 'missing_key', 'a throttle needs a `limit`');
+  if (windowNode === undefined)
+    reader.report(node, `${path}.window`, 'missing_key', 'a throttle needs a `window` (e.g. 1m)');
+  const limit =
+    limitNode === undefined ? null : reader.integer(limitNode.value, `${path}.limit`, 1);
+  const window =
+    windowNode === undefined ? null : duration(reader, windowNode.value, `${path}.window`);
   let key: readonly string[] = ['tenant_id', 'agent_id', 'topic'];
   const keyNode = fields.get('key');
   if (keyNode !== undefined) {
     const list = reader.strings(keyNode.value, `${path}.key`);
     if (list !== null) {
       for (const field of list) {
-        const known = (THROTTLE_KEY_FIELDS as readonly string[]).includes(field) || /^labels\.[^.]+/.test(field);
+        const known =
+          (THROTTLE_KEY_FIELDS as readonly string[]).includes(field) ||
+          /^labels\.[^.]+/.test(field);
         if (!known)
           reader.report(
             keyNode.value,
@@ -377,8 +510,12 @@ function validateThrottle(reader: SourceReader, node: YamlNode, path: string): T
     }
   }
   const retryNode = fields.get('retry_after_sec');
-  const retry = retryNode === undefined ? window : reader.integer(retryNode.value, `${path}.retry_after_sec`, 1);
-  if (reader.problems.length > before || limit === null || window === null || retry === null) return null;
+  const retry =
+    retryNode === undefined
+      ? window
+      : reader.integer(retryNode.value, `${path}.retry_after_sec`, 1);
+  if (reader.problems.length > before || limit === null || window === null || retry === null)
+    return null;
   return { limit, window_sec: window, key, retry_after_sec: retry };
 }
 
@@ -387,7 +524,12 @@ function duration(reader: SourceReader, node: YamlNode, path: string): number | 
   if (text === null) return null;
   const seconds = parseDurationSeconds(text);
   if (seconds === null)
-    reader.report(node, path, 'bad_duration', `"${text}" is not a duration; use e.g. 30s, 15m, 1h, 1h30m, 2d`);
+    reader.report(
+      node,
+      path,
+      'bad_duration',
+      `"${text}" is not a duration; use e.g. 30s, 15m, 1h, 1h30m, 2d`,
+    );
   return seconds;
 }
 
@@ -401,12 +543,18 @@ function validateOutputRule(
   const fields = reader.map(node, path, OUTPUT_KEYS);
   if (fields === null) return null;
   const id = ruleId(reader, fields.get('id')?.value, node, path);
-  const description = optionalString(reader, fields.get('description')?.value, `${path}.description`);
+  const description = optionalString(
+    reader,
+    fields.get('description')?.value,
+    `${path}.description`,
+  );
   const matchNode = fields.get('match');
-  const match = matchNode === undefined ? {} : validateMatch(reader, checks, matchNode.value, `${path}.match`);
+  const match =
+    matchNode === undefined ? {} : validateMatch(reader, checks, matchNode.value, `${path}.match`);
   const scanners: ScannerSpec[] = [];
   const scannersNode = fields.get('scanners');
-  if (scannersNode === undefined) reader.report(node, `${path}.scanners`, 'missing_key', 'an output rule needs `scanners:`');
+  if (scannersNode === undefined)
+    reader.report(node, `${path}.scanners`, 'missing_key', 'an output rule needs `scanners:`');
   else {
     (reader.sequence(scannersNode.value, `${path}.scanners`) ?? []).forEach((item, i) => {
       const scanner = validateScanner(reader, checks, item, `${path}.scanners[${i}]`);
@@ -416,19 +564,35 @@ function validateOutputRule(
   const actionNode = fields.get('action');
   let action = null;
   if (actionNode === undefined)
-    reader.report(node, `${path}.action`, 'missing_key', `an output rule needs an \`action\` (${OUTPUT_ACTIONS.join(', ')})`);
+    reader.report(
+      node,
+      `${path}.action`,
+      'missing_key',
+      `an output rule needs an \`action\` (${OUTPUT_ACTIONS.join(', ')})`,
+    );
   else action = reader.oneOf(actionNode.value, `${path}.action`, OUTPUT_ACTIONS);
-  if (reader.problems.length > before || id === null || match === null || action === null) return null;
+  if (reader.problems.length > before || id === null || match === null || action === null)
+    return null;
   return { id, ...(description === undefined ? {} : { description }), match, scanners, action };
 }
 
-function validateScanner(reader: SourceReader, checks: ExpressionChecks, node: YamlNode, path: string): ScannerSpec | null {
+function validateScanner(
+  reader: SourceReader,
+  checks: ExpressionChecks,
+  node: YamlNode,
+  path: string,
+): ScannerSpec | null {
   if (typeof scalarValue(node) === 'string') return reader.oneOf(node, path, BUILTIN_SCANNERS);
   const fields = reader.map(node, path, ['regex', 'name']);
   if (fields === null) return null;
   const regexNode = fields.get('regex');
   if (regexNode === undefined) {
-    reader.report(node, `${path}.regex`, 'missing_key', `a custom scanner is {regex: "...", name?: "..."}; or one of ${BUILTIN_SCANNERS.join(', ')}`);
+    reader.report(
+      node,
+      `${path}.regex`,
+      'missing_key',
+      `a custom scanner is {regex: "...", name?: "..."}; or one of ${BUILTIN_SCANNERS.join(', ')}`,
+    );
     return null;
   }
   const regex = reader.string(regexNode.value, `${path}.regex`);
@@ -436,7 +600,12 @@ function validateScanner(reader: SourceReader, checks: ExpressionChecks, node: Y
   if (regex === null) return null;
   const problem = checks.regex(regex);
   if (problem !== null) {
-    reader.report(regexNode.value, `${path}.regex`, 'bad_regex', `regex does not compile: ${problem}`);
+    reader.report(
+      regexNode.value,
+      `${path}.regex`,
+      'bad_regex',
+      `regex does not compile: ${problem}`,
+    );
     return null;
   }
   return { regex, name: name ?? 'custom' };

@@ -102,7 +102,12 @@ export class SourceReader {
     const text = this.string(node, path);
     if (text === null) return null;
     if ((values as readonly string[]).includes(text)) return text as T;
-    this.report(node, path, 'bad_value', `${label(path)} must be one of: ${values.join(', ')} (got "${text}")`);
+    this.report(
+      node,
+      path,
+      'bad_value',
+      `${label(path)} must be one of: ${values.join(', ')} (got "${text}")`,
+    );
     return null;
   }
 }
@@ -122,7 +127,7 @@ export function parseYaml(text: string): ParsedYaml {
     const message = error.message.split('\n')[0] ?? error.message;
     reader.problems.push({ code: 'yaml_syntax', path: '', line, col, message });
   }
-  return { root: doc.contents as YamlNode, reader };
+  return { root: doc.contents, reader };
 }
 
 export function join(path: string, key: string): string {

@@ -54,7 +54,9 @@ function ibanChecksum(candidate: string): boolean {
 
 function ssnValid(candidate: string): boolean {
   const [area = '', group = '', serial = ''] = candidate.split('-');
-  return area !== '000' && area !== '666' && !area.startsWith('9') && group !== '00' && serial !== '0000';
+  return (
+    area !== '000' && area !== '666' && !area.startsWith('9') && group !== '00' && serial !== '0000'
+  );
 }
 
 const CASE_INSENSITIVE = RE2JS.CASE_INSENSITIVE;
@@ -72,10 +74,20 @@ function detector(
 }
 
 export const DETECTORS: readonly Detector[] = [
-  detector('email', 'pii', String.raw`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`),
-  detector('phone', 'pii', String.raw`(?:\+[1-9][0-9]{7,14}\b|\(?\b[2-9][0-9]{2}\)?[-. ][0-9]{3}[-. ][0-9]{4}\b)`),
+  detector(
+    'email',
+    'pii',
+    String.raw`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`,
+  ),
+  detector(
+    'phone',
+    'pii',
+    String.raw`(?:\+[1-9][0-9]{7,14}\b|\(?\b[2-9][0-9]{2}\)?[-. ][0-9]{3}[-. ][0-9]{4}\b)`,
+  ),
   detector('credit_card', 'pii', String.raw`\b[0-9](?:[ -]?[0-9]){12,18}\b`, { confirm: luhn }),
-  detector('iban', 'pii', String.raw`\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b`, { confirm: ibanChecksum }),
+  detector('iban', 'pii', String.raw`\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b`, {
+    confirm: ibanChecksum,
+  }),
   detector('us_ssn', 'pii', String.raw`\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b`, { confirm: ssnValid }),
   detector('aws_access_key', 'secrets', String.raw`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`),
   detector(
@@ -85,11 +97,23 @@ export const DETECTORS: readonly Detector[] = [
     { flags: CASE_INSENSITIVE },
   ),
   detector('gcp_api_key', 'secrets', String.raw`\bAIza[0-9A-Za-z_-]{35}`),
-  detector('github_token', 'secrets', String.raw`\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})`),
-  detector('slack_token', 'secrets', String.raw`\b(?:xox[abposr]-[A-Za-z0-9-]{10,}|https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+)`),
+  detector(
+    'github_token',
+    'secrets',
+    String.raw`\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})`,
+  ),
+  detector(
+    'slack_token',
+    'secrets',
+    String.raw`\b(?:xox[abposr]-[A-Za-z0-9-]{10,}|https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+)`,
+  ),
   detector('openai_key', 'secrets', String.raw`\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}`),
   detector('private_key', 'secrets', String.raw`-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----`),
-  detector('jwt', 'secrets', String.raw`\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`),
+  detector(
+    'jwt',
+    'secrets',
+    String.raw`\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`,
+  ),
   detector(
     'ignore_instructions',
     'prompt_injection',
@@ -139,7 +163,8 @@ export function containsCategory(text: string, category: DetectorCategory): bool
     if (d.category !== category) continue;
     const matcher = d.pattern.matcher(text);
     while (matcher.find()) {
-      if (d.confirm === undefined || d.confirm(text.slice(matcher.start(), matcher.end()))) return true;
+      if (d.confirm === undefined || d.confirm(text.slice(matcher.start(), matcher.end())))
+        return true;
     }
   }
   return false;

@@ -1,0 +1,99 @@
+/**
+ * The `warden` command tree. Each verb lives in its own module and returns an exit code; this
+ * file parses arguments and maps failures to messages. No side effects on import.
+ */
+import { Command } from 'commander';
+import {
+  diffCommand,
+  evalCommand,
+  explainCommand,
+  lintCommand,
+  testCommand,
+} from './policy-commands.js';
+import { CliError, EXIT_USAGE, processIo } from './io.js';
+import type { CliIo } from './io.js';
+
+export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const run =
+    <A extends unknown[]>(action: (...args: A) => number) =>
+    (...args: A): void => {
+      try {
+        setExit(action(...args));
+      } catch (error) {
+        if (!(error instanceof CliError)) throw error;
+        io.err(`warden: ${error.message}`);
+        setExit(error.exitCode);
+      }
+    };
+
+  const program = new Command('warden')
+    .description('Warden: a governance gateway for autonomous AI agents')
+    .showHelpAfterError()
+    .exitOverride();
+  program.configureOutput({
+    writeOut: (s) => {
+      io.out(s.trimEnd());
+    },
+    writeErr: (s) => {
+      io.err(s.trimEnd());
+    },
+  });
+
+  const policy = program.command('policy').description('check, test and explain policy files');
+  policy
+    .command('lint')
+    .description('validate policy files; prints every problem as file:line:col')
+    .argument('<files...>', 'policy YAML files')
+    .action(run((files: string[]) => lintCommand(io, files)));
+  policy
+    .command('test')
+    .description('run policy test cases; prints failing cases and "N passed, N failed"')
+    .argument('<cases...>', 'case files (YAML with a top-level cases: list)')
+    .option('--policy <file>', 'policy to test (default: the case file\'s "policy:" path)')
+    .option('-v, --verbose', 'print every case, not only failures')
+    .action(
+      run((cases: string[], options: { policy?: string; verbose?: boolean }) =>
+        testCommand(io, cases, options),
+      ),
+    );
+  const evalOptions = (command: Command): Command =>
+    command
+      .requiredOption('--policy <file>', 'policy YAML file')
+      .requiredOption('--request <file>', 'request JSON file (job fields of the spec, §3)')
+      .option('--agent <file>', 'agent profile JSON file')
+      .option('--now <iso>', 'decision time (ISO-8601)')
+      .option('--counters <json>', 'throttle counters, e.g. {"rule-id": 20}');
+  evalOptions(
+    policy.command('eval').description('print the decision for one request as JSON'),
+  ).action(run((options: Parameters<typeof evalCommand>[1]) => evalCommand(io, options)));
+  evalOptions(
+    policy.command('explain').description('show, rule by rule, why a request gets its decision'),
+  ).action(run((options: Parameters<typeof explainCommand>[1]) => explainCommand(io, options)));
+  policy
+    .command('diff')
+    .description('list the cases whose decision changes between two policies')
+    .argument('<old>', 'current policy')
+    .argument('<new>', 'proposed policy')
+    .requiredOption('--cases <file>', 'case file whose requests are compared')
+    .option('--exit-code', 'exit 1 when any decision changes')
+    .action(
+      run((oldPath: string, newPath: string, options: { cases: string; exitCode?: boolean }) =>
+        diffCommand(io, oldPath, newPath, options),
+      ),
+    );
+  return program;
+}
+
+/** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(io, (code) => (exitCode = code));
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    const code = (error as { exitCode?: unknown }).exitCode;
+    if (typeof code === 'number') return code === 0 ? 0 : EXIT_USAGE;
+    throw error;
+  }
+  return exitCode;
+}
