@@ -5,7 +5,7 @@
  * A case file may name its policy with a top-level `policy:` path (relative to the case file),
  * so a corpus can be run without `--policy`.
  */
-import { isMap, isSeq } from 'yaml';
+import { isMap } from 'yaml';
 import { canonicalJson } from '../hash/jcs.js';
 import type { Constraints, Decision, DecisionType } from '../model/decision.js';
 import { DECISION_TYPES } from '../model/decision.js';
@@ -93,10 +93,6 @@ export function parseCases(text: string, file = 'cases.yaml'): CaseFile {
   return policy === undefined ? { cases } : { policy, cases };
 }
 
-function toJs(node: YamlNode): unknown {
-  return node === null ? null : (node.toJSON() as unknown);
-}
-
 function parseCase(reader: SourceReader, node: YamlNode, path: string): PolicyCase | null {
   const before = reader.problems.length;
   const fields = reader.map(node, path, ['name', 'request', 'agent', 'now', 'counters', 'expect']);
@@ -117,7 +113,7 @@ function parseCase(reader: SourceReader, node: YamlNode, path: string): PolicyCa
         'an agent profile needs a risk_level',
       );
     else reader.oneOf(level.value, `${path}.agent.risk_level`, MATCH_RISK_LEVELS);
-    agent = toJs(agentNode.value) as AgentProfile;
+    agent = reader.toJs(agentNode.value) as AgentProfile;
   }
   const nowNode = fields.get('now');
   const now = nowNode === undefined ? undefined : reader.string(nowNode.value, `${path}.now`);
@@ -177,7 +173,7 @@ function parseRequest(reader: SourceReader, node: YamlNode, path: string): JobRe
   }
   const dispatch = fields.get('dispatch');
   if (dispatch !== undefined) reader.oneOf(dispatch.value, `${path}.dispatch`, ['bus', 'inline']);
-  return toJs(node) as JobRequest;
+  return reader.toJs(node) as JobRequest;
 }
 
 function parseExpect(reader: SourceReader, node: YamlNode, path: string): CaseExpectation | null {
@@ -195,7 +191,8 @@ function parseExpect(reader: SourceReader, node: YamlNode, path: string): CaseEx
   }
   const decision = reader.oneOf(decisionNode.value, `${path}.decision`, DECISION_TYPES);
   const ruleNode = fields.get('rule_id');
-  const rule_id = ruleNode === undefined ? undefined : (toJs(ruleNode.value) as string | null);
+  const rule_id =
+    ruleNode === undefined ? undefined : (reader.toJs(ruleNode.value) as string | null);
   if (rule_id !== undefined && rule_id !== null && typeof rule_id !== 'string')
     reader.report(
       ruleNode?.value ?? null,
@@ -204,11 +201,7 @@ function parseExpect(reader: SourceReader, node: YamlNode, path: string): CaseEx
       'rule_id must be a string or null',
     );
   const constraintsNode = fields.get('constraints');
-  if (
-    constraintsNode !== undefined &&
-    !isMap(constraintsNode.value) &&
-    !isSeq(constraintsNode.value)
-  )
+  if (constraintsNode !== undefined && !isMap(reader.deref(constraintsNode.value)))
     reader.report(
       constraintsNode.value,
       `${path}.constraints`,
@@ -221,7 +214,7 @@ function parseExpect(reader: SourceReader, node: YamlNode, path: string): CaseEx
     ...(rule_id === undefined ? {} : { rule_id }),
     ...(constraintsNode === undefined
       ? {}
-      : { constraints: toJs(constraintsNode.value) as Constraints }),
+      : { constraints: reader.toJs(constraintsNode.value) as Constraints }),
   };
 }
 

@@ -26,7 +26,7 @@ import type {
   ScannerSpec,
   ThrottleSpec,
 } from './spec.js';
-import { join, scalarValue } from './yaml-source.js';
+import { join } from './yaml-source.js';
 import type { SourceReader, YamlNode } from './yaml-source.js';
 
 /** Checks that need the condition and regex engines; injected so this module stays about shape. */
@@ -81,7 +81,7 @@ export function validatePolicy(
   const versionNode = top.get('version');
   if (versionNode === undefined)
     reader.report(root, 'version', 'missing_key', 'the policy must declare `version: v1`');
-  else if (scalarValue(versionNode.value) !== 'v1')
+  else if (reader.scalar(versionNode.value) !== 'v1')
     reader.report(versionNode.value, 'version', 'bad_value', 'only `version: v1` is supported');
 
   const description = optionalString(reader, top.get('description')?.value, 'description');
@@ -392,7 +392,7 @@ function validateLabels(
   if (fields === null) return null;
   const labels: Record<string, string[]> = {};
   for (const [key, { value }] of fields) {
-    const scalar = scalarValue(value);
+    const scalar = reader.scalar(value);
     if (typeof scalar === 'string' || typeof scalar === 'number' || typeof scalar === 'boolean') {
       labels[key] = [String(scalar)];
       continue;
@@ -582,7 +582,7 @@ function validateScanner(
   node: YamlNode,
   path: string,
 ): ScannerSpec | null {
-  if (typeof scalarValue(node) === 'string') return reader.oneOf(node, path, BUILTIN_SCANNERS);
+  if (typeof reader.scalar(node) === 'string') return reader.oneOf(node, path, BUILTIN_SCANNERS);
   const fields = reader.map(node, path, ['regex', 'name']);
   if (fields === null) return null;
   const regexNode = fields.get('regex');

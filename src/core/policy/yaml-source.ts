@@ -2,8 +2,8 @@
  * A thin reader over the YAML syntax tree that keeps source positions, so validation can say
  * `file:line:col` for every problem. It reports into a shared problem list and never throws.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
-import type { Node, Pair } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import type { Document, Node, Pair } from 'yaml';
 import type { Problem, ProblemCode } from './problems.js';
 
 export type YamlNode = Node | null;
@@ -11,9 +11,27 @@ export type YamlNode = Node | null;
 export class SourceReader {
   readonly problems: Problem[] = [];
   private readonly lines: LineCounter;
+  private readonly doc: Document;
 
-  constructor(lines: LineCounter) {
+  constructor(lines: LineCounter, doc: Document) {
     this.lines = lines;
+    this.doc = doc;
+  }
+
+  /** Follows YAML aliases (`*name`) to the node they point at. */
+  deref(node: YamlNode): YamlNode {
+    return isAlias(node) ? ((node.resolve(this.doc) as Node | undefined) ?? null) : node;
+  }
+
+  /** The JS value of a scalar node, or undefined for non-scalars. */
+  scalar(node: YamlNode): unknown {
+    const target = this.deref(node);
+    return isScalar(target) ? target.value : undefined;
+  }
+
+  /** The plain JS value of any node, aliases resolved. */
+  toJs(node: YamlNode): unknown {
+    return node === null ? null : (node.toJS(this.doc) as unknown);
   }
 
   report(node: YamlNode | Pair, path: string, code: ProblemCode, message: string): void {
@@ -28,6 +46,7 @@ export class SourceReader {
     path: string,
     allowed: readonly string[] | null,
   ): Map<string, { key: Node; value: YamlNode }> | null {
+    node = this.deref(node);
     if (!isMap(node)) {
       this.report(node, path, 'wrong_type', `${label(path)} must be a mapping`);
       return null;
@@ -55,6 +74,7 @@ export class SourceReader {
   }
 
   sequence(node: YamlNode, path: string): YamlNode[] | null {
+    node = this.deref(node);
     if (!isSeq(node)) {
       this.report(node, path, 'wrong_type', `${label(path)} must be a list`);
       return null;
@@ -63,6 +83,7 @@ export class SourceReader {
   }
 
   string(node: YamlNode, path: string): string | null {
+    node = this.deref(node);
     if (isScalar(node) && typeof node.value === 'string') return node.value;
     this.report(node, path, 'wrong_type', `${label(path)} must be a string`);
     return null;
@@ -81,6 +102,7 @@ export class SourceReader {
   }
 
   boolean(node: YamlNode, path: string): boolean | null {
+    node = this.deref(node);
     if (isScalar(node) && typeof node.value === 'boolean') return node.value;
     this.report(node, path, 'wrong_type', `${label(path)} must be true or false`);
     return null;
@@ -88,6 +110,7 @@ export class SourceReader {
 
   /** A whole number within [min, max]. */
   integer(node: YamlNode, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number | null {
+    node = this.deref(node);
     if (isScalar(node) && typeof node.value === 'number' && Number.isInteger(node.value)) {
       if (node.value >= min && node.value <= max) return node.value;
       this.report(node, path, 'bad_value', `${label(path)} must be between ${min} and ${max}`);
@@ -121,7 +144,7 @@ export interface ParsedYaml {
 export function parseYaml(text: string): ParsedYaml {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
-  const reader = new SourceReader(lines);
+  const reader = new SourceReader(lines, doc);
   for (const error of doc.errors) {
     const [line, col] = error.linePos?.[0] ? [error.linePos[0].line, error.linePos[0].col] : [1, 1];
     const message = error.message.split('\n')[0] ?? error.message;
@@ -143,9 +166,4 @@ function offsetOf(node: YamlNode | Pair): number {
   if ('range' in node && node.range) return node.range[0];
   if ('key' in node) return offsetOf(node.key as YamlNode);
   return 0;
-}
-
-/** Returns the JS value of a scalar node, or undefined for non-scalars. */
-export function scalarValue(node: YamlNode): unknown {
-  return isScalar(node) ? node.value : undefined;
 }
