@@ -3,6 +3,7 @@
  * Unknown keys are errors everywhere, because a misspelt key silently ignored is a rule that
  * silently does not apply.
  */
+import { isMap } from 'yaml';
 import type { Constraints } from '../model/decision.js';
 import { CONSTRAINT_KEYS } from './constraints.js';
 import { parseDurationSeconds } from './duration.js';
@@ -104,20 +105,21 @@ export function validatePolicy(
     const items = reader.sequence(rulesNode.value, 'rules') ?? [];
     const seen = new Map<string, number>();
     items.forEach((item, i) => {
-      const rule = validateRule(reader, checks, item, `rules[${i}]`);
-      if (rule === null) return;
-      const first = seen.get(rule.id);
-      if (first !== undefined) {
+      // Duplicates are checked on the declared id, so they are reported even in broken rules.
+      const id = declaredId(reader, item);
+      const first = id === undefined ? undefined : seen.get(id);
+      if (id !== undefined && first !== undefined) {
         reader.report(
           item,
           `rules[${i}].id`,
           'duplicate_rule_id',
-          `rule id "${rule.id}" is already used by rules[${first}]`,
+          `rule id "${id}" is already used by rules[${first}]`,
         );
-        return;
+      } else if (id !== undefined) {
+        seen.set(id, i);
       }
-      seen.set(rule.id, i);
-      rules.push(rule);
+      const rule = validateRule(reader, checks, item, `rules[${i}]`);
+      if (rule !== null && first === undefined) rules.push(rule);
     });
   }
 
@@ -151,6 +153,13 @@ export function validatePolicy(
     rules,
     output,
   };
+}
+
+function declaredId(reader: SourceReader, node: YamlNode): string | undefined {
+  const target = reader.deref(node);
+  if (!isMap(target)) return undefined;
+  const id = reader.scalar(target.get('id', true) as YamlNode);
+  return typeof id === 'string' ? id : undefined;
 }
 
 function optionalString(
