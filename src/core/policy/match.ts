@@ -117,7 +117,9 @@ function anyGlob(globs: readonly Glob[], value: string): boolean {
 export function staticMismatch(m: CompiledMatch, subject: Subject): MatchField | null {
   if (m.topics !== null && !anyGlob(m.topics, subject.topic)) return 'topics';
   if (m.tenants !== null && !anyGlob(m.tenants, subject.tenant)) return 'tenants';
-  if (m.agents !== null && !anyGlob(m.agents, subject.agentId)) return 'agents';
+  // A request without an agent_id names no agent, so no `agents` pattern (not even `*`) matches it.
+  if (m.agents !== null && (subject.agentId === '' || !anyGlob(m.agents, subject.agentId)))
+    return 'agents';
   if (m.riskLevels !== null && !m.riskLevels.includes(subject.agent.risk_level))
     return 'risk_levels';
   if (m.riskTags !== null && !m.riskTags.some((tag) => subject.tags.includes(tag)))
@@ -147,7 +149,9 @@ export function describeMismatch(
     case 'tenants':
       return `${block}.tenants: "${subject.tenant}" matches none of ${list(m.spec.tenants)}`;
     case 'agents':
-      return `${block}.agents: "${subject.agentId}" matches none of ${list(m.spec.agents)}`;
+      return subject.agentId === ''
+        ? `${block}.agents: the request names no agent_id`
+        : `${block}.agents: "${subject.agentId}" matches none of ${list(m.spec.agents)}`;
     case 'risk_levels':
       return `${block}.risk_levels: agent risk level "${subject.agent.risk_level}" is not in ${list(m.spec.risk_levels)}`;
     case 'risk_tags':

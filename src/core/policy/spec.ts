@@ -90,6 +90,6 @@ export interface PolicySpec {
 export const DEFAULT_APPROVAL: ApprovalSpec = Object.freeze({
   timeout_sec: 3600,
   quorum: 1,
-  approver_roles: Object.freeze(['approver', 'admin']),
+  approver_roles: Object.freeze(['admin', 'approver']),
   allow_self_approval: false,
 });

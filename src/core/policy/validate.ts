@@ -325,6 +325,26 @@ function globList(
   return problems.every((p) => p === null) ? list : null;
 }
 
+/** A match list of globs; empty is refused because it reads as "any" but would mean "none". */
+function matchGlobs(
+  reader: SourceReader,
+  node: YamlNode,
+  path: string,
+  topic: boolean,
+): string[] | null {
+  const list = globList(reader, node, path, topic);
+  if (list?.length === 0) {
+    reader.report(
+      node,
+      path,
+      'bad_value',
+      `${path} is empty and would match nothing; remove it to match any`,
+    );
+    return null;
+  }
+  return list;
+}
+
 function validateMatch(
   reader: SourceReader,
   checks: ExpressionChecks,
@@ -337,17 +357,17 @@ function validateMatch(
   const match: Mutable<MatchSpec> = {};
   const topics = fields.get('topics');
   if (topics !== undefined) {
-    const list = globList(reader, topics.value, `${path}.topics`, true);
+    const list = matchGlobs(reader, topics.value, `${path}.topics`, true);
     if (list !== null && list.length > 0) match.topics = list;
   }
   const tenants = fields.get('tenants');
   if (tenants !== undefined) {
-    const list = globList(reader, tenants.value, `${path}.tenants`, false);
+    const list = matchGlobs(reader, tenants.value, `${path}.tenants`, false);
     if (list !== null && list.length > 0) match.tenants = list;
   }
   const agents = fields.get('agents');
   if (agents !== undefined) {
-    const list = globList(reader, agents.value, `${path}.agents`, false);
+    const list = matchGlobs(reader, agents.value, `${path}.agents`, false);
     if (list !== null && list.length > 0) match.agents = list;
   }
   // An empty tag list means "no condition" (the seed policy's `risk_tags: []`).
@@ -505,8 +525,7 @@ function validateThrottle(reader: SourceReader, node: YamlNode, path: string): T
     if (list !== null) {
       for (const field of list) {
         const known =
-          (THROTTLE_KEY_FIELDS as readonly string[]).includes(field) ||
-          /^labels\.[^.]+/.test(field);
+          (THROTTLE_KEY_FIELDS as readonly string[]).includes(field) || /^labels\..+$/.test(field);
         if (!known)
           reader.report(
             keyNode.value,

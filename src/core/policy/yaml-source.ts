@@ -146,7 +146,8 @@ export function parseYaml(text: string): ParsedYaml {
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const reader = new SourceReader(lines, doc);
   for (const error of doc.errors) {
-    const [line, col] = error.linePos?.[0] ? [error.linePos[0].line, error.linePos[0].col] : [1, 1];
+    // With prettyErrors off, the parser leaves linePos unset; pos holds the offset.
+    const { line, col } = lines.linePos(error.pos[0]);
     const message = error.message.split('\n')[0] ?? error.message;
     reader.problems.push({ code: 'yaml_syntax', path: '', line, col, message });
   }

@@ -161,3 +161,41 @@ rules:
     assert.equal(policy.evaluate({ topic: 'job.x.write.y' }).type, 'DENY');
   });
 });
+
+describe('edge semantics', () => {
+  const problemsOf = (text: string): [string, number, number][] => {
+    try {
+      compilePolicy(text);
+    } catch (error) {
+      if (error instanceof PolicyLoadError)
+        return error.problems.map((p) => [p.code, p.line, p.col]);
+      throw error;
+    }
+    return [];
+  };
+
+  it('locates YAML syntax errors', () => {
+    assert.deepEqual(problemsOf('version: v1\nrules: []\nrules: []\n'), [['yaml_syntax', 3, 1]]);
+  });
+
+  it('refuses an empty topics/tenants/agents list instead of matching everything', () => {
+    for (const field of ['topics', 'tenants', 'agents']) {
+      const text = `version: v1\nrules:\n  - id: a\n    decision: allow\n    match: {${field}: []}\n`;
+      assert.equal(problemsOf(text)[0]?.[0], 'bad_value', field);
+    }
+  });
+
+  it('an agents pattern never matches a request that names no agent', () => {
+    const policy = compilePolicy(
+      'version: v1\ndefault_decision: allow\nrules:\n  - id: agents-only\n    match: {agents: ["*"]}\n    decision: deny\n',
+    );
+    assert.equal(policy.evaluate({ topic: 't' }).type, 'ALLOW');
+    assert.equal(policy.evaluate({ topic: 't', agent_id: 'bot' }).type, 'DENY');
+  });
+
+  it('spelling out approval defaults does not change the snapshot id', () => {
+    const base = 'version: v1\nrules:\n  - id: a\n    decision: require_approval\n';
+    const explicit = `${base}    approval: {timeout: 1h, quorum: 1, approver_roles: [approver, admin], allow_self_approval: false}\n`;
+    assert.equal(compilePolicy(explicit).snapshot, compilePolicy(base).snapshot);
+  });
+});
