@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 
 describe('package exports', () => {
   it('warden/policy exports compilePolicy that loads the seed policy', async () => {
-    const lib = (await import('warden/policy')) as typeof import('../../src/policy.js');
+    const lib = await import('warden/policy');
     const policy = lib.compilePolicy(readFileSync('examples/policies/seed.yaml', 'utf8'));
     assert.equal(
       policy.evaluate({ topic: 'job.mcp-bridge.write.x', risk_tags: ['prod'] }).type,
