@@ -51,7 +51,8 @@ export class ConditionCompiler {
   private readonly env: Environment;
 
   constructor() {
-    const globOf = memo<Glob>((pattern) => compileGlob(pattern, './'));
+    // Path semantics: `*` stays within one `/` segment, `**` crosses them.
+    const globOf = memo<Glob>((pattern) => compileGlob(pattern, '/'));
     const regexOf = memo<RE2JS>((pattern) => RE2JS.compile(pattern));
     const hourFormat = memo<Intl.DateTimeFormat>(
       (tz) =>

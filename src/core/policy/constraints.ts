@@ -57,9 +57,7 @@ export function mergeConstraints(a: Constraints, b: Constraints): Constraints {
     if (x === undefined && y === undefined) continue;
     out[key] = sortedUnique([...(x ?? []), ...(y ?? [])]);
   }
-  if (a.redact_output !== undefined || b.redact_output !== undefined) {
-    out.redact_output = a.redact_output === true || b.redact_output === true;
-  }
+  if (a.redact_output === true || b.redact_output === true) out.redact_output = true;
   return normalizeConstraints(out);
 }
 
@@ -73,7 +71,8 @@ export function normalizeConstraints(c: Constraints): Constraints {
   const out: MutableConstraints = {};
   for (const key of CONSTRAINT_KEYS) {
     const value = c[key];
-    if (value === undefined) continue;
+    // `redact_output: false` imposes nothing, so it is dropped like an absent key.
+    if (value === undefined || value === false) continue;
     (out as Record<string, unknown>)[key] = Array.isArray(value)
       ? sortedUnique(value as string[])
       : value;

@@ -411,7 +411,7 @@ function validateMatch(
   return reader.problems.length > before ? null : match;
 }
 
-/** Label values may be one value or a list; numbers and booleans are read as their text. */
+/** Label values may be one value or a list of values; numbers and booleans are read as their text. */
 function validateLabels(
   reader: SourceReader,
   node: YamlNode,
@@ -421,13 +421,23 @@ function validateLabels(
   if (fields === null) return null;
   const labels: Record<string, string[]> = {};
   for (const [key, { value }] of fields) {
-    const scalar = reader.scalar(value);
-    if (typeof scalar === 'string' || typeof scalar === 'number' || typeof scalar === 'boolean') {
-      labels[key] = [String(scalar)];
-      continue;
-    }
-    const list = reader.strings(value, join(path, key));
-    if (list !== null) labels[key] = list;
+    const items =
+      reader.scalar(value) === undefined ? reader.sequence(value, join(path, key)) : [value];
+    if (items === null) continue;
+    const texts = items.map((item, i) => {
+      const scalar = reader.scalar(item);
+      if (typeof scalar === 'string' || typeof scalar === 'number' || typeof scalar === 'boolean') {
+        return String(scalar);
+      }
+      reader.report(
+        item,
+        `${join(path, key)}[${i}]`,
+        'wrong_type',
+        'a label value must be a string, number or boolean',
+      );
+      return null;
+    });
+    if (texts.every((t) => t !== null)) labels[key] = texts;
   }
   return labels;
 }

@@ -198,4 +198,37 @@ describe('edge semantics', () => {
     const explicit = `${base}    approval: {timeout: 1h, quorum: 1, approver_roles: [approver, admin], allow_self_approval: false}\n`;
     assert.equal(compilePolicy(explicit).snapshot, compilePolicy(base).snapshot);
   });
+
+  it('CEL glob() has path semantics: * stays within a / segment, dots are ordinary', () => {
+    const policy = compilePolicy(
+      'version: v1\nrules:\n  - id: tmp\n    match: {when: \'glob(payload.path, "/tmp/*")\'}\n    decision: allow\n',
+    );
+    assert.equal(policy.evaluate({ topic: 't', payload: { path: '/tmp/a.txt' } }).type, 'ALLOW');
+    assert.equal(policy.evaluate({ topic: 't', payload: { path: '/tmp/a/b.txt' } }).type, 'DENY');
+  });
+
+  it('label value lists accept numbers and booleans as text', () => {
+    const policy = compilePolicy(
+      'version: v1\nrules:\n  - id: p\n    match: {labels: {priority: [1, 2], urgent: true}}\n    decision: allow\n',
+    );
+    assert.equal(
+      policy.evaluate({ topic: 't', labels: { priority: '2', urgent: 'true' } }).type,
+      'ALLOW',
+    );
+    assert.equal(
+      policy.evaluate({ topic: 't', labels: { priority: '3', urgent: 'true' } }).type,
+      'DENY',
+    );
+  });
+
+  it('redact_output: false imposes nothing, so an allow stays ALLOW', () => {
+    const policy = compilePolicy(
+      'version: v1\nrules:\n  - id: a\n    decision: allow\n    constraints: {redact_output: false}\n',
+    );
+    assert.deepEqual(policy.evaluate({ topic: 't' }), {
+      ...policy.evaluate({ topic: 't' }),
+      type: 'ALLOW',
+      constraints: {},
+    });
+  });
 });
