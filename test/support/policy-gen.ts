@@ -5,6 +5,8 @@
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import type { JobRequest } from '../../src/core/model/request.js';
+import { RULE_DECISIONS } from '../../src/core/policy/spec.js';
+import type { RuleDecision } from '../../src/core/policy/spec.js';
 
 export const TOPIC_PATTERNS = [
   'job.a.*',
@@ -18,18 +20,11 @@ export const TOPIC_PATTERNS = [
 ];
 export const TOPICS = ['job.a.b', 'job.a.c', 'job.b.x', 'x.q.y', 'job.a.b.c', 'other'];
 export const TAGS = ['prod', 'pii', 'destructive', 'medium'];
-export const DECISIONS = [
-  'allow',
-  'allow_with_constraints',
-  'require_approval',
-  'throttle',
-  'deny',
-] as const;
 
 export interface GenRule {
   id: string;
   match: Record<string, unknown>;
-  decision: (typeof DECISIONS)[number];
+  decision: RuleDecision;
   constraints?: Record<string, unknown>;
   throttle?: { limit: number; window: string };
   unless?: Record<string, unknown>;
@@ -61,7 +56,7 @@ export const ruleArb = (id: string): fc.Arbitrary<GenRule> =>
   fc
     .record({
       match: matchArb,
-      decision: fc.constantFrom(...DECISIONS),
+      decision: fc.constantFrom(...RULE_DECISIONS),
       constraints: fc.option(constraintsArb, { nil: undefined }),
       throttleLimit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
       unless: fc.option(
