@@ -11,7 +11,7 @@ import { restrictiveness, wireDecision } from './combining.js';
 import { ConditionCompiler, regexProblem } from './conditions.js';
 import { isEmptyConstraints, mergeAll, normalizeConstraints } from './constraints.js';
 import { compileMatch, describeMismatch, runCondition, staticMismatch, Subject } from './match.js';
-import type { CompiledMatch } from './match.js';
+import type { CompiledMatch, MatchField } from './match.js';
 import { PolicyLoadError } from './problems.js';
 import { RuleIndex } from './rule-index.js';
 import type { PolicySpec, RuleSpec } from './spec.js';
@@ -58,9 +58,34 @@ interface CompiledRule {
   readonly constraints: Constraints | null;
 }
 
-type Verdict = { readonly matched: true } | { readonly matched: false; readonly why: () => string };
+/**
+ * Why a rule did not apply, as data: the hot path allocates no text, `explain` turns it into words.
+ */
+type Miss =
+  | { readonly kind: 'field'; readonly field: MatchField }
+  | { readonly kind: 'condition_error'; readonly error: string }
+  | { readonly kind: 'unless' }
+  | { readonly kind: 'throttle'; readonly count: number; readonly limit: number };
 
-const MATCHED: Verdict = { matched: true };
+const FIELD_MISSES = new Map<MatchField, Miss>(
+  (
+    [
+      'topics',
+      'tenants',
+      'agents',
+      'risk_levels',
+      'risk_tags',
+      'risk_tags_all',
+      'labels',
+      'when',
+    ] as const
+  ).map((field) => [field, { kind: 'field', field }]),
+);
+const UNLESS_MISS: Miss = { kind: 'unless' };
+
+function fieldMiss(field: MatchField): Miss {
+  return FIELD_MISSES.get(field) ?? { kind: 'field', field };
+}
 
 /** Parses, validates and compiles a v1 policy. Throws `PolicyLoadError` listing every problem. */
 export function compilePolicy(yamlText: string, options: CompileOptions = {}): CompiledPolicy {
@@ -129,7 +154,7 @@ class Policy implements CompiledPolicy {
     let constraintSets: Constraints[] | null = null;
     for (const i of candidates) {
       const rule = this.rules[i];
-      if (rule === undefined || !this.verdict(rule, subject, facts, diagnostics).matched) continue;
+      if (rule === undefined || this.miss(rule, subject, facts, diagnostics) !== null) continue;
       (matched ??= []).push(rule.spec.id);
       if (rule.constraints !== null) (constraintSets ??= []).push(rule.constraints);
       if (winner === null || rule.rank > winner.rank) winner = rule;
@@ -139,7 +164,13 @@ class Policy implements CompiledPolicy {
         ? this.defaultDecision
         : { ...this.defaultDecision, diagnostics };
     }
-    const constraints = constraintSets === null ? {} : mergeAll(constraintSets);
+    // Rule constraints are normalised at compile time, so a single set needs no merge.
+    const constraints =
+      constraintSets === null
+        ? {}
+        : constraintSets.length === 1
+          ? (constraintSets[0] ?? {})
+          : mergeAll(constraintSets);
     return {
       type: wireDecision(winner.spec.decision, !isEmptyConstraints(constraints)),
       rule_id: winner.spec.id,
@@ -158,60 +189,47 @@ class Policy implements CompiledPolicy {
   explain(request: JobRequest, facts: EvaluationFacts = {}): Explanation {
     const subject = subjectOf(request, facts);
     const rules = this.rules.map((rule): RuleExplanation => {
-      const verdict = this.verdict(rule, subject, facts, []);
+      const miss = this.miss(rule, subject, facts, []);
       return {
         rule_id: rule.spec.id,
         decision: rule.spec.decision,
-        matched: verdict.matched,
-        detail: verdict.matched ? 'matched' : verdict.why(),
+        matched: miss === null,
+        detail: miss === null ? 'matched' : describeMiss(miss, rule, subject),
       };
     });
     return { decision: this.evaluate(request, facts), rules };
   }
 
   /**
-   * Whether one rule applies. Condition errors resolve toward the more restrictive outcome:
-   * a deny/approval/throttle rule applies, any other rule does not (§4, fail closed).
+   * Null when the rule applies, else why not. Condition errors resolve toward the more
+   * restrictive outcome: a deny/approval/throttle rule applies, any other rule does not (§4).
    */
-  private verdict(
+  private miss(
     rule: CompiledRule,
     subject: Subject,
     facts: EvaluationFacts,
     diagnostics: Diagnostic[],
-  ): Verdict {
+  ): Miss | null {
     const mismatch = staticMismatch(rule.match, subject);
-    if (mismatch !== null)
-      return {
-        matched: false,
-        why: () => describeMismatch(mismatch, rule.match, subject, 'match'),
-      };
+    if (mismatch !== null) return fieldMiss(mismatch);
     if (rule.match.when !== null) {
       const outcome = runCondition(rule.match.when, subject);
       if (!outcome.ok) {
         diagnostics.push(conditionDiagnostic(rule, 'match', outcome.error));
-        if (!rule.restrictive)
-          return { matched: false, why: () => `match.when failed: ${outcome.error}` };
+        if (!rule.restrictive) return { kind: 'condition_error', error: outcome.error };
       } else if (!outcome.value) {
-        return {
-          matched: false,
-          why: () => describeMismatch('when', rule.match, subject, 'match'),
-        };
+        return fieldMiss('when');
       }
     }
     if (rule.unless !== null && this.unlessHolds(rule, rule.unless, subject, diagnostics)) {
-      return { matched: false, why: () => 'the `unless` exception holds' };
+      return UNLESS_MISS;
     }
     const throttle = rule.spec.throttle;
     if (throttle !== undefined) {
       const count = facts.counters?.[rule.spec.id] ?? 0;
-      if (count < throttle.limit) {
-        return {
-          matched: false,
-          why: () => `throttle window holds ${count} of ${throttle.limit} requests`,
-        };
-      }
+      if (count < throttle.limit) return { kind: 'throttle', count, limit: throttle.limit };
     }
-    return MATCHED;
+    return null;
   }
 
   private unlessHolds(
@@ -227,6 +245,19 @@ class Policy implements CompiledPolicy {
     diagnostics.push(conditionDiagnostic(rule, 'unless', outcome.error));
     // A broken exception must not switch off a restrictive rule.
     return !rule.restrictive;
+  }
+}
+
+function describeMiss(miss: Miss, rule: CompiledRule, subject: Subject): string {
+  switch (miss.kind) {
+    case 'field':
+      return describeMismatch(miss.field, rule.match, subject, 'match');
+    case 'condition_error':
+      return `match.when failed: ${miss.error}`;
+    case 'unless':
+      return 'the `unless` exception holds';
+    case 'throttle':
+      return `throttle window holds ${miss.count} of ${miss.limit} requests`;
   }
 }
 

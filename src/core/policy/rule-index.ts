@@ -52,7 +52,8 @@ export class RuleIndex {
             }
             node = child;
           }
-          node.own.push(i);
+          // Indices arrive in ascending order, so a repeat can only be the last entry.
+          if (node.own.at(-1) !== i) node.own.push(i);
         }
         return;
       }
@@ -99,8 +100,22 @@ export class RuleIndex {
   }
 }
 
+/** Union of two ascending, duplicate-free lists, in one linear pass. */
 function sortedUnion(a: readonly number[], b: readonly number[]): number[] {
-  if (b.length === 0) return a.slice();
-  if (a.length === 0) return [...new Set(b)].sort((x, y) => x - y);
-  return [...new Set([...a, ...b])].sort((x, y) => x - y);
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i] ?? Infinity;
+    const y = b[j] ?? Infinity;
+    if (x <= y) {
+      out.push(x);
+      i++;
+      if (x === y) j++;
+    } else {
+      out.push(y);
+      j++;
+    }
+  }
+  return out;
 }
