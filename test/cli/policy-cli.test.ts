@@ -100,8 +100,8 @@ describe('warden policy eval and explain', () => {
     'version: v1\ndefault_decision: allow\nrules:\n  - id: over-limit\n    match: {topics: ["pay.**"], when: "payload.amount > agent.max_transaction_amount && business_hours(now, \\"UTC\\", 9, 17)"}\n    decision: require_approval\n    reason: over the agent limit\n',
   );
 
-  it('eval prints the decision JSON', () => {
-    const { code, stdout } = warden(
+  const evalAt = (now: string) =>
+    warden(
       'policy',
       'eval',
       '--policy',
@@ -111,8 +111,11 @@ describe('warden policy eval and explain', () => {
       '--agent',
       agent,
       '--now',
-      '2026-11-20T10:00:00Z',
+      now,
     );
+
+  it('eval prints the decision JSON', () => {
+    const { code, stdout } = evalAt('2026-11-20T10:00:00Z');
     assert.equal(code, 0);
     const decision = JSON.parse(stdout) as Record<string, unknown>;
     assert.equal(decision['type'], 'REQUIRE_APPROVAL');
@@ -130,18 +133,7 @@ describe('warden policy eval and explain', () => {
   });
 
   it('eval honours --now (outside business hours the rule does not match)', () => {
-    const { stdout } = warden(
-      'policy',
-      'eval',
-      '--policy',
-      policy,
-      '--request',
-      request,
-      '--agent',
-      agent,
-      '--now',
-      '2026-11-20T20:00:00Z',
-    );
+    const { stdout } = evalAt('2026-11-20T20:00:00Z');
     assert.equal((JSON.parse(stdout) as { type: string }).type, 'ALLOW');
   });
 
