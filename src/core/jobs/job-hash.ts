@@ -1,0 +1,26 @@
+/**
+ * The job hash (§3): binds approvals and dispatch to exactly what will run. Lowercase hex SHA-256
+ * of the RFC 8785 canonical JSON of the action's identity; absent optional fields are omitted.
+ */
+import { canonicalJson } from '../hash/jcs.js';
+import { sha256Hex } from '../hash/sha256.js';
+import { DEFAULT_TENANT } from '../model/request.js';
+import type { JobRequest } from '../model/request.js';
+
+/** The fields the hash covers: everything that changes what the action does or who asks. */
+export function jobHashInput(job: JobRequest): Record<string, unknown> {
+  const input: Record<string, unknown> = {
+    topic: job.topic,
+    tenant_id: job.tenant_id ?? DEFAULT_TENANT,
+    risk_tags: [...new Set(job.risk_tags ?? [])].sort(),
+    labels: job.labels ?? {},
+  };
+  if (job.agent_id !== undefined) input['agent_id'] = job.agent_id;
+  if (job.principal !== undefined) input['principal'] = job.principal;
+  if (job.payload !== undefined) input['payload'] = job.payload;
+  return input;
+}
+
+export function jobHash(job: JobRequest): string {
+  return sha256Hex(canonicalJson(jobHashInput(job)));
+}
