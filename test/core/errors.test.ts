@@ -45,14 +45,16 @@ describe('error registry', () => {
   it('is documented row for row in docs/errors.md', () => {
     const doc = readFileSync('docs/errors.md', 'utf8');
     const rows = [
-      ...doc.matchAll(/^\| <a id="([a-z_]+)"><\/a>`(WARDEN_[A-Z_]+)` \| (\d+) \| (.+) \|$/gm),
+      ...doc.matchAll(
+        /^\|\s*<a id="([a-z_]+)"><\/a>`(WARDEN_[A-Z_]+)`\s*\|\s*(\d+)\s*\|\s*(.+?)\s*\|$/gm,
+      ),
     ];
-    const documented = Object.fromEntries(
-      rows.map((m) => [m[2], { status: Number(m[3]), title: m[4], anchor: m[1] }]),
+    const documented = new Map(
+      rows.map((m) => [m[2], { status: Number(m[3]), title: m[4], anchor: m[1] }] as const),
     );
     for (const [code, entry] of Object.entries(ERROR_REGISTRY)) {
       assert.deepEqual(
-        documented[code],
+        documented.get(code),
         { status: entry.status, title: entry.title, anchor: code.toLowerCase() },
         code,
       );
