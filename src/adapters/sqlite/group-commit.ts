@@ -1,0 +1,85 @@
+/**
+ * Group commit for a synchronous SQLite handle: operations submitted in the same turn of the
+ * event loop run in one transaction, each inside its own savepoint, so one commit (and one WAL
+ * sync) serves many requests and one failing operation does not undo the others.
+ *
+ * INVARIANT: a submitted operation's promise resolves only after the transaction holding it has
+ * committed; if the commit fails, every operation of the batch is rejected.
+ */
+import type { Database } from 'better-sqlite3';
+
+interface Pending {
+  readonly run: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type Outcome =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+export class GroupCommit {
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private committed = 0;
+
+  constructor(
+    private readonly db: Database,
+    /** Turns a failed commit into the error every operation of the batch is rejected with. */
+    private readonly commitFailure: (error: unknown) => Error,
+    /** Upper bound on operations per transaction, so one commit never grows without limit. */
+    private readonly maxBatch = 512,
+  ) {}
+
+  /** Transactions committed so far (each may hold many operations). */
+  get transactions(): number {
+    return this.committed;
+  }
+
+  submit<T>(run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.flush();
+        });
+      }
+    });
+  }
+
+  private flush(): void {
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.scheduled = false;
+    if (this.queue.length > 0) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.flush();
+      });
+    }
+    const outcomes: Outcome[] = [];
+    try {
+      this.db
+        .transaction(() => {
+          for (const op of batch) {
+            try {
+              // A nested transaction is a savepoint: a throwing operation undoes only itself.
+              outcomes.push({ ok: true, value: this.db.transaction(op.run)() });
+            } catch (error) {
+              outcomes.push({ ok: false, error });
+            }
+          }
+        })
+        .immediate();
+    } catch (error) {
+      const failure = this.commitFailure(error);
+      for (const op of batch) op.reject(failure);
+      return;
+    }
+    this.committed += 1;
+    batch.forEach((op, i) => {
+      const outcome = outcomes[i];
+      if (outcome?.ok === true) op.resolve(outcome.value);
+      else op.reject(outcome?.error);
+    });
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * SQLite schema, as numbered migrations applied in order at start. Never edit a released
+ * migration; add the next one.
+ */
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'jobs and audit',
+    sql: `
+      CREATE TABLE jobs (
+        job_id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        agent_id TEXT,
+        principal TEXT NOT NULL,
+        trace_id TEXT NOT NULL,
+        idempotency_key TEXT,
+        dispatch TEXT NOT NULL,
+        risk_tags TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        payload TEXT,
+        job_hash TEXT NOT NULL,
+        state TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        constraints TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      CREATE UNIQUE INDEX jobs_idempotency ON jobs (tenant_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+      CREATE INDEX jobs_tenant ON jobs (tenant_id, job_id);
+      CREATE INDEX jobs_state ON jobs (state, job_id);
+
+      CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        type TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        trace_id TEXT NOT NULL,
+        job_id TEXT,
+        actor TEXT NOT NULL,
+        data TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX audit_trace ON audit (trace_id, seq);
+      CREATE INDEX audit_job ON audit (job_id, seq);
+      CREATE INDEX audit_tenant ON audit (tenant_id, seq);
+
+      -- The audit trail is append-only at the storage level too.
+      CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+      CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+    `,
+  },
+];

@@ -1,0 +1,296 @@
+/**
+ * The embedded store: one SQLite file (WAL) holding jobs, decisions and the audit chain.
+ * Holds no policy logic. Writes go through group commit; reads run directly.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { sealEvents } from '../../core/audit/chain.js';
+import type { AuditEvent, UnsealedEvent } from '../../core/audit/chain.js';
+import { WardenError } from '../../core/errors.js';
+import type { JobPatch, JobRecord } from '../../core/jobs/job.js';
+import type { JobState } from '../../core/jobs/states.js';
+import type { AuditQuery, InsertOutcome, JobFilter, Store } from '../../ports/store.js';
+import { GroupCommit } from './group-commit.js';
+import { MIGRATIONS } from './migrations.js';
+
+export interface SqliteStoreOptions {
+  /** File path, or `:memory:` for tests. */
+  readonly path: string;
+  /** `NORMAL` (default) survives a process crash; `FULL` also survives power loss. */
+  readonly synchronous?: 'NORMAL' | 'FULL';
+  /** How long a write waits for a lock held by another connection before failing (default 5 s). */
+  readonly busyTimeoutMs?: number;
+}
+
+interface JobRow {
+  job_id: string;
+  tenant_id: string;
+  topic: string;
+  agent_id: string | null;
+  principal: string;
+  trace_id: string;
+  idempotency_key: string | null;
+  dispatch: string;
+  risk_tags: string;
+  labels: string;
+  payload: string | null;
+  job_hash: string;
+  state: string;
+  decision: string;
+  constraints: string;
+  attempt: number;
+  created_at: string;
+  updated_at: string;
+}
+
+interface AuditRow {
+  seq: number;
+  at: string;
+  type: string;
+  tenant_id: string;
+  trace_id: string;
+  job_id: string | null;
+  actor: string;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+function unavailable(error: unknown): WardenError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new WardenError('WARDEN_STORE_UNAVAILABLE', `the store cannot be written: ${message}`);
+}
+
+function toRow(job: JobRecord): JobRow {
+  return {
+    job_id: job.job_id,
+    tenant_id: job.tenant_id,
+    topic: job.topic,
+    agent_id: job.agent_id,
+    principal: job.principal,
+    trace_id: job.trace_id,
+    idempotency_key: job.idempotency_key,
+    dispatch: job.dispatch,
+    risk_tags: JSON.stringify(job.risk_tags),
+    labels: JSON.stringify(job.labels),
+    // NULL is "no payload", the JSON text `null` is an explicit null: the job hash tells them apart.
+    payload: job.payload === undefined ? null : JSON.stringify(job.payload),
+    job_hash: job.job_hash,
+    state: job.state,
+    decision: JSON.stringify(job.decision),
+    constraints: JSON.stringify(job.constraints),
+    attempt: job.attempt,
+    created_at: job.created_at,
+    updated_at: job.updated_at,
+  };
+}
+
+function fromRow(row: JobRow): JobRecord {
+  const job = {
+    job_id: row.job_id,
+    tenant_id: row.tenant_id,
+    topic: row.topic,
+    agent_id: row.agent_id,
+    principal: row.principal,
+    trace_id: row.trace_id,
+    idempotency_key: row.idempotency_key,
+    dispatch: row.dispatch as JobRecord['dispatch'],
+    risk_tags: JSON.parse(row.risk_tags) as string[],
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    job_hash: row.job_hash,
+    state: row.state as JobState,
+    decision: JSON.parse(row.decision) as JobRecord['decision'],
+    constraints: JSON.parse(row.constraints) as JobRecord['constraints'],
+    attempt: row.attempt,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+  return row.payload === null ? job : { ...job, payload: JSON.parse(row.payload) as unknown };
+}
+
+function fromAuditRow(row: AuditRow): AuditEvent {
+  return { ...row, data: JSON.parse(row.data) as unknown };
+}
+
+export class SqliteStore implements Store {
+  private readonly db: Db;
+  private readonly commits: GroupCommit;
+  private readonly statements: {
+    insertJob: Statement<JobRow>;
+    jobById: Statement<[string], JobRow>;
+    jobByKey: Statement<[string, string], JobRow>;
+    updateJob: Statement<[string, string, string, number, string, string]>;
+    auditHead: Statement<[], { seq: number; hash: string }>;
+    insertAudit: Statement<AuditRow>;
+  };
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+    this.db.pragma(`busy_timeout = ${String(options.busyTimeoutMs ?? 5000)}`);
+    this.db.pragma('foreign_keys = ON');
+    migrate(this.db);
+    this.statements = {
+      insertJob: this.db.prepare(
+        `INSERT INTO jobs VALUES (@job_id, @tenant_id, @topic, @agent_id, @principal, @trace_id,
+          @idempotency_key, @dispatch, @risk_tags, @labels, @payload, @job_hash, @state, @decision,
+          @constraints, @attempt, @created_at, @updated_at)`,
+      ),
+      jobById: this.db.prepare('SELECT * FROM jobs WHERE job_id = ?'),
+      jobByKey: this.db.prepare('SELECT * FROM jobs WHERE tenant_id = ? AND idempotency_key = ?'),
+      updateJob: this.db.prepare(
+        'UPDATE jobs SET state = ?, decision = ?, constraints = ?, attempt = ?, updated_at = ? WHERE job_id = ?',
+      ),
+      auditHead: this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1'),
+      insertAudit: this.db.prepare(
+        `INSERT INTO audit VALUES (@seq, @at, @type, @tenant_id, @trace_id, @job_id, @actor, @data,
+          @prev_hash, @hash)`,
+      ),
+    };
+    this.commits = new GroupCommit(this.db, unavailable);
+  }
+
+  /** Write transactions committed since open: with group commit, fewer than writes. */
+  get transactionsCommitted(): number {
+    return this.commits.transactions;
+  }
+
+  insertJob(job: JobRecord, events: readonly UnsealedEvent[]): Promise<InsertOutcome> {
+    return this.commits.submit((): InsertOutcome => {
+      if (job.idempotency_key !== null) {
+        const existing = this.statements.jobByKey.get(job.tenant_id, job.idempotency_key);
+        if (existing !== undefined) return { kind: 'existing', job: fromRow(existing) };
+      }
+      this.statements.insertJob.run(toRow(job));
+      this.append(events);
+      return { kind: 'inserted', job };
+    });
+  }
+
+  getJob(jobId: string): Promise<JobRecord | null> {
+    return this.read(() => {
+      const row = this.statements.jobById.get(jobId);
+      return row === undefined ? null : fromRow(row);
+    });
+  }
+
+  listJobs(filter: JobFilter): Promise<readonly JobRecord[]> {
+    return this.read(() => {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const add = (clause: string, value: unknown): void => {
+        where.push(clause);
+        params.push(value);
+      };
+      if (filter.tenant_id !== undefined) add('tenant_id = ?', filter.tenant_id);
+      if (filter.state !== undefined) add('state = ?', filter.state);
+      if (filter.topic !== undefined) add('topic = ?', filter.topic);
+      if (filter.after !== undefined) add('job_id > ?', filter.after);
+      const sql = `SELECT * FROM jobs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY job_id LIMIT ?`;
+      return (this.db.prepare(sql).all(...params, filter.limit) as JobRow[]).map(fromRow);
+    });
+  }
+
+  updateJob(
+    jobId: string,
+    from: readonly JobState[],
+    patch: JobPatch,
+    events: readonly UnsealedEvent[],
+  ): Promise<JobRecord | null> {
+    return this.commits.submit(() => {
+      const row = this.statements.jobById.get(jobId);
+      if (row === undefined || !from.includes(row.state as JobState)) return null;
+      const current = fromRow(row);
+      const next: JobRecord = {
+        ...current,
+        state: patch.state,
+        updated_at: patch.updated_at,
+        decision: patch.decision ?? current.decision,
+        constraints: patch.constraints ?? current.constraints,
+        attempt: patch.attempt ?? current.attempt,
+      };
+      this.statements.updateJob.run(
+        next.state,
+        JSON.stringify(next.decision),
+        JSON.stringify(next.constraints),
+        next.attempt,
+        next.updated_at,
+        jobId,
+      );
+      this.append(events);
+      return next;
+    });
+  }
+
+  appendAudit(events: readonly UnsealedEvent[]): Promise<readonly AuditEvent[]> {
+    return this.commits.submit(() => this.append(events));
+  }
+
+  queryAudit(query: AuditQuery): Promise<readonly AuditEvent[]> {
+    return this.read(() => {
+      const where: string[] = ['seq > ?'];
+      const params: unknown[] = [query.after_seq ?? 0];
+      for (const key of ['tenant_id', 'type', 'job_id', 'trace_id'] as const) {
+        const value = query[key];
+        if (value !== undefined) {
+          where.push(`${key} = ?`);
+          params.push(value);
+        }
+      }
+      const sql = `SELECT * FROM audit WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`;
+      return (this.db.prepare(sql).all(...params, query.limit) as AuditRow[]).map(fromAuditRow);
+    });
+  }
+
+  close(): Promise<void> {
+    this.db.close();
+    return Promise.resolve();
+  }
+
+  /** Seals events onto the current head. Runs inside the caller's transaction. */
+  private append(events: readonly UnsealedEvent[]): AuditEvent[] {
+    if (events.length === 0) return [];
+    const sealed = sealEvents(this.statements.auditHead.get() ?? null, events, sha256);
+    for (const event of sealed) {
+      this.statements.insertAudit.run({ ...event, data: JSON.stringify(event.data) });
+    }
+    return sealed;
+  }
+
+  private read<T>(run: () => T): Promise<T> {
+    try {
+      return Promise.resolve(run());
+    } catch (error) {
+      return Promise.reject(unavailable(error));
+    }
+  }
+}
+
+function migrate(db: Db): void {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT',
+  );
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
+      (r) => r.version,
+    ),
+  );
+  for (const migration of MIGRATIONS) {
+    if (applied.has(migration.version)) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(
+        migration.version,
+        migration.name,
+        new Date().toISOString(),
+      );
+    })();
+  }
+}

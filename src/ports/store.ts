@@ -1,0 +1,57 @@
+/**
+ * The store port: durable jobs, decisions and the audit chain. Narrow on purpose; every adapter
+ * (SQLite, PostgreSQL) passes the same conformance suite (`test/conformance/store.ts`).
+ *
+ * INVARIANT: a job row, its decision and its audit events commit in one transaction, or none
+ * of them do. The audit chain is sealed inside that transaction, so it has no gaps or forks.
+ */
+import type { AuditEvent, UnsealedEvent } from '../core/audit/chain.js';
+import type { JobPatch, JobRecord } from '../core/jobs/job.js';
+import type { JobState } from '../core/jobs/states.js';
+
+export type InsertOutcome =
+  | { readonly kind: 'inserted'; readonly job: JobRecord }
+  /** The tenant already has a job with this idempotency key; nothing was written. */
+  | { readonly kind: 'existing'; readonly job: JobRecord };
+
+export interface JobFilter {
+  readonly tenant_id?: string;
+  readonly state?: JobState;
+  readonly topic?: string;
+  /** Jobs strictly after this job id (ids sort by creation). */
+  readonly after?: string;
+  readonly limit: number;
+}
+
+export interface AuditQuery {
+  readonly tenant_id?: string;
+  readonly type?: string;
+  readonly job_id?: string;
+  readonly trace_id?: string;
+  /** Events with seq strictly greater than this. */
+  readonly after_seq?: number;
+  readonly limit: number;
+}
+
+export interface Store {
+  /** Inserts the job and appends its events atomically, unless its idempotency key exists. */
+  insertJob(job: JobRecord, events: readonly UnsealedEvent[]): Promise<InsertOutcome>;
+  getJob(jobId: string): Promise<JobRecord | null>;
+  /** Ascending by job id. */
+  listJobs(filter: JobFilter): Promise<readonly JobRecord[]>;
+  /**
+   * Compare-and-set: applies the patch only when the job's state is one of `from`, appending the
+   * events in the same transaction. Null when the job does not exist or was in another state.
+   */
+  updateJob(
+    jobId: string,
+    from: readonly JobState[],
+    patch: JobPatch,
+    events: readonly UnsealedEvent[],
+  ): Promise<JobRecord | null>;
+  /** Appends events that belong to no job change (policy changes, key changes). */
+  appendAudit(events: readonly UnsealedEvent[]): Promise<readonly AuditEvent[]>;
+  /** Ascending by seq. */
+  queryAudit(query: AuditQuery): Promise<readonly AuditEvent[]>;
+  close(): Promise<void>;
+}

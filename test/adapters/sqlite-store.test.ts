@@ -1,0 +1,89 @@
+/**
+ * The SQLite adapter: the store conformance suite, plus what only SQLite has (a file, migrations,
+ * triggers that keep the audit table append-only).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
+import { WardenError } from '../../src/core/errors.js';
+import { describeStoreConformance, sampleJob } from '../conformance/store.js';
+
+const tempDb = (): string => join(mkdtempSync(join(tmpdir(), 'warden-sqlite-')), 'warden.db');
+
+describeStoreConformance('sqlite', () => Promise.resolve(new SqliteStore({ path: tempDb() })));
+
+describe('sqlite store', () => {
+  it('keeps the audit table append-only at the storage level', async () => {
+    const path = tempDb();
+    const store = new SqliteStore({ path });
+    const job = sampleJob();
+    await store.insertJob(job, [
+      {
+        at: job.created_at,
+        type: 'job.decided',
+        tenant_id: 'default',
+        trace_id: job.trace_id,
+        job_id: job.job_id,
+        actor: 'dev',
+        data: {},
+      },
+    ]);
+    await store.close();
+    const raw = new Database(path);
+    assert.throws(() => raw.prepare("UPDATE audit SET actor = 'mallory'").run(), /append-only/);
+    assert.throws(() => raw.prepare('DELETE FROM audit').run(), /append-only/);
+    raw.close();
+  });
+
+  it('keeps data and schema version across a reopen', async () => {
+    const path = tempDb();
+    const job = sampleJob();
+    const first = new SqliteStore({ path });
+    await first.insertJob(job, []);
+    await first.close();
+    const second = new SqliteStore({ path });
+    assert.deepEqual(await second.getJob(job.job_id), job);
+    await second.close();
+    const raw = new Database(path, { readonly: true });
+    assert.deepEqual(raw.prepare('SELECT version FROM schema_migrations').all(), [{ version: 1 }]);
+    assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+    raw.close();
+  });
+
+  it('groups concurrent writes into few transactions', async () => {
+    const store = new SqliteStore({ path: tempDb() });
+    const jobs = Array.from({ length: 300 }, () => sampleJob());
+    await Promise.all(jobs.map((job) => store.insertJob(job, [])));
+    assert.equal((await store.listJobs({ limit: 1000 })).length, 300);
+    assert.ok(
+      store.transactionsCommitted <= 2,
+      `${store.transactionsCommitted} transactions for 300 writes`,
+    );
+    await store.insertJob(sampleJob(), []);
+    assert.equal(store.transactionsCommitted, 2);
+    await store.close();
+  });
+
+  it('rejects writes with WARDEN_STORE_UNAVAILABLE when the database cannot be written', async () => {
+    const path = tempDb();
+    const store = new SqliteStore({ path });
+    const blocker = new Database(path);
+    blocker.pragma('busy_timeout = 0');
+    blocker.exec('BEGIN EXCLUSIVE');
+    const fastFail = new SqliteStore({ path, busyTimeoutMs: 0 });
+    await assert.rejects(fastFail.insertJob(sampleJob(), []), (error: unknown) => {
+      assert.ok(error instanceof WardenError);
+      assert.equal(error.code, 'WARDEN_STORE_UNAVAILABLE');
+      return true;
+    });
+    blocker.exec('ROLLBACK');
+    blocker.close();
+    assert.equal((await fastFail.insertJob(sampleJob(), [])).kind, 'inserted');
+    await fastFail.close();
+    await store.close();
+  });
+});

@@ -1,0 +1,240 @@
+/**
+ * The store conformance suite: what every Store adapter must do, written against the port only.
+ * An adapter's test file calls `describeStoreConformance` with a factory for a fresh, empty store.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import { verifyChain } from '../../src/core/audit/chain.js';
+import type { UnsealedEvent } from '../../src/core/audit/chain.js';
+import type { JobRecord } from '../../src/core/jobs/job.js';
+import type { Store } from '../../src/ports/store.js';
+
+export type StoreFactory = () => Promise<Store>;
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+const AT = '2026-11-21T10:00:00.000Z';
+
+let counter = 0;
+export function sampleJob(overrides: Partial<JobRecord> = {}): JobRecord {
+  counter += 1;
+  const id = `job-${String(counter).padStart(8, '0')}`;
+  return {
+    job_id: id,
+    tenant_id: 'default',
+    topic: 'job.mcp-bridge.write.update_ticket',
+    agent_id: 'support-bot',
+    principal: 'dev',
+    trace_id: `trace-${id}`,
+    idempotency_key: null,
+    dispatch: 'bus',
+    risk_tags: ['prod'],
+    labels: { 'mcp.action': 'write' },
+    payload: { ticket: 42, fields: { status: 'closed' } },
+    job_hash: 'a'.repeat(64),
+    state: 'APPROVAL_REQUIRED',
+    decision: {
+      type: 'REQUIRE_APPROVAL',
+      rule_id: 'require-approval-prod-write',
+      reason: 'Production writes require human review',
+      policy_snapshot: 'b'.repeat(64),
+      constraints: {},
+      matched_rules: ['require-approval-prod-write'],
+      retry_after_sec: null,
+      diagnostics: [],
+    },
+    constraints: {},
+    attempt: 0,
+    created_at: AT,
+    updated_at: AT,
+    ...overrides,
+  };
+}
+
+function decidedEvent(job: JobRecord, type = 'job.decided'): UnsealedEvent {
+  return {
+    at: AT,
+    type,
+    tenant_id: job.tenant_id,
+    trace_id: job.trace_id,
+    job_id: job.job_id,
+    actor: job.principal,
+    data: { state: job.state },
+  };
+}
+
+export function describeStoreConformance(adapter: string, open: StoreFactory): void {
+  describe(`store conformance: ${adapter}`, () => {
+    const stores: Store[] = [];
+    const fresh = async (): Promise<Store> => {
+      const store = await open();
+      stores.push(store);
+      return store;
+    };
+    after(async () => {
+      for (const store of stores) await store.close();
+    });
+
+    it('round-trips a job exactly, payload included', async () => {
+      const store = await fresh();
+      const job = sampleJob();
+      assert.deepEqual(await store.insertJob(job, [decidedEvent(job)]), { kind: 'inserted', job });
+      assert.deepEqual(await store.getJob(job.job_id), job);
+      assert.equal(await store.getJob('no-such-job'), null);
+    });
+
+    it('tells an absent payload from an explicit null', async () => {
+      const store = await fresh();
+      const withoutPayload: JobRecord = { ...sampleJob() };
+      delete (withoutPayload as { payload?: unknown }).payload;
+      const withNull = sampleJob({ payload: null });
+      await store.insertJob(withoutPayload, []);
+      await store.insertJob(withNull, []);
+      assert.equal('payload' in ((await store.getJob(withoutPayload.job_id)) ?? {}), false);
+      assert.equal((await store.getJob(withNull.job_id))?.payload, null);
+    });
+
+    it('commits the job and its audit events together', async () => {
+      const store = await fresh();
+      const job = sampleJob();
+      await store.insertJob(job, [decidedEvent(job), decidedEvent(job, 'job.state_changed')]);
+      const events = await store.queryAudit({ job_id: job.job_id, limit: 10 });
+      assert.deepEqual(
+        events.map((e) => [e.seq, e.type]),
+        [
+          [1, 'job.decided'],
+          [2, 'job.state_changed'],
+        ],
+      );
+    });
+
+    it('writes nothing for a repeated idempotency key and returns the first job', async () => {
+      const store = await fresh();
+      const first = sampleJob({ idempotency_key: 'k-1' });
+      await store.insertJob(first, [decidedEvent(first)]);
+      const second = sampleJob({ idempotency_key: 'k-1', payload: { different: true } });
+      const outcome = await store.insertJob(second, [decidedEvent(second)]);
+      assert.deepEqual(outcome, { kind: 'existing', job: first });
+      assert.equal(await store.getJob(second.job_id), null);
+      assert.equal((await store.queryAudit({ limit: 10 })).length, 1);
+      const otherTenant = sampleJob({ idempotency_key: 'k-1', tenant_id: 'acme' });
+      assert.equal((await store.insertJob(otherTenant, [])).kind, 'inserted');
+    });
+
+    it('moves a job only from an expected state (compare-and-set), with its events', async () => {
+      const store = await fresh();
+      const job = sampleJob();
+      await store.insertJob(job, [decidedEvent(job)]);
+      const patch = {
+        state: 'QUEUED' as const,
+        updated_at: '2026-11-21T10:05:00.000Z',
+        attempt: 0,
+      };
+      const moved = await store.updateJob(job.job_id, ['APPROVAL_REQUIRED'], patch, [
+        decidedEvent(job, 'job.approved'),
+      ]);
+      assert.equal(moved?.state, 'QUEUED');
+      assert.equal((await store.getJob(job.job_id))?.updated_at, patch.updated_at);
+      const again = await store.updateJob(job.job_id, ['APPROVAL_REQUIRED'], patch, [
+        decidedEvent(job, 'job.approved'),
+      ]);
+      assert.equal(again, null);
+      assert.equal((await store.queryAudit({ type: 'job.approved', limit: 10 })).length, 1);
+      assert.equal(await store.updateJob('missing', ['QUEUED'], patch, []), null);
+    });
+
+    it('lets exactly one of many concurrent compare-and-set updates win', async () => {
+      const store = await fresh();
+      const job = sampleJob();
+      await store.insertJob(job, []);
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          store.updateJob(
+            job.job_id,
+            ['APPROVAL_REQUIRED'],
+            { state: i % 2 === 0 ? 'QUEUED' : 'REJECTED', updated_at: AT },
+            [decidedEvent(job, 'job.resolved')],
+          ),
+        ),
+      );
+      assert.equal(results.filter((r) => r !== null).length, 1);
+      assert.equal((await store.queryAudit({ type: 'job.resolved', limit: 50 })).length, 1);
+    });
+
+    it('keeps one gap-free, verifiable chain under concurrent writes', async () => {
+      const store = await fresh();
+      const jobs = Array.from({ length: 200 }, () => sampleJob());
+      await Promise.all(
+        jobs.map((job) =>
+          store.insertJob(job, [decidedEvent(job), decidedEvent(job, 'job.state_changed')]),
+        ),
+      );
+      await store.appendAudit([
+        { ...decidedEvent(jobs[0] ?? sampleJob(), 'policy.activated'), job_id: null },
+      ]);
+      const events = await store.queryAudit({ limit: 1000 });
+      assert.equal(events.length, 401);
+      assert.deepEqual(verifyChain(events, sha256), {
+        ok: true,
+        count: 401,
+        first_bad_seq: null,
+        reason: 'chain intact',
+      });
+    });
+
+    it('lists jobs by tenant, state and topic, paging by job id', async () => {
+      const store = await fresh();
+      const jobs = [
+        sampleJob({ tenant_id: 'acme' }),
+        sampleJob({ tenant_id: 'acme', state: 'QUEUED' }),
+        sampleJob({ tenant_id: 'globex' }),
+        sampleJob({ tenant_id: 'acme', topic: 'job.other' }),
+      ];
+      for (const job of jobs) await store.insertJob(job, []);
+      const acme = await store.listJobs({ tenant_id: 'acme', limit: 10 });
+      assert.deepEqual(
+        acme.map((j) => j.job_id),
+        [jobs[0], jobs[1], jobs[3]].map((j) => j?.job_id),
+      );
+      assert.deepEqual(
+        (await store.listJobs({ state: 'QUEUED', limit: 10 })).map((j) => j.job_id),
+        [jobs[1]?.job_id],
+      );
+      assert.deepEqual(
+        (await store.listJobs({ topic: 'job.other', limit: 10 })).map((j) => j.job_id),
+        [jobs[3]?.job_id],
+      );
+      const page1 = await store.listJobs({ tenant_id: 'acme', limit: 2 });
+      const page2 = await store.listJobs({
+        tenant_id: 'acme',
+        limit: 2,
+        after: page1.at(-1)?.job_id ?? '',
+      });
+      assert.deepEqual([...page1, ...page2], acme);
+    });
+
+    it('queries audit events by trace, type, tenant and position', async () => {
+      const store = await fresh();
+      const a = sampleJob({ trace_id: 'trace-a', tenant_id: 'acme' });
+      const b = sampleJob({ trace_id: 'trace-b' });
+      await store.insertJob(a, [decidedEvent(a), decidedEvent(a, 'job.state_changed')]);
+      await store.insertJob(b, [decidedEvent(b)]);
+      assert.deepEqual(
+        (await store.queryAudit({ trace_id: 'trace-a', limit: 10 })).map((e) => e.seq),
+        [1, 2],
+      );
+      assert.deepEqual(
+        (await store.queryAudit({ type: 'job.decided', limit: 10 })).map((e) => e.seq),
+        [1, 3],
+      );
+      assert.deepEqual(
+        (await store.queryAudit({ tenant_id: 'acme', limit: 10 })).map((e) => e.seq),
+        [1, 2],
+      );
+      assert.deepEqual(
+        (await store.queryAudit({ after_seq: 1, limit: 1 })).map((e) => e.seq),
+        [2],
+      );
+    });
+  });
+}
