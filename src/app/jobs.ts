@@ -1,0 +1,202 @@
+/**
+ * Job use cases: submit (decide and record before answering), read, list, cancel. Orchestration
+ * only: decisions come from the policy engine, durability from the store, time and ids from ports.
+ *
+ * INVARIANT: a job's row, its decision record and its audit events are committed before submit
+ * returns; if the store cannot commit, submit throws and nothing is released.
+ */
+import type { UnsealedEvent } from '../core/audit/chain.js';
+import { WardenError } from '../core/errors.js';
+import type { JobRecord } from '../core/jobs/job.js';
+import { jobHash } from '../core/jobs/job-hash.js';
+import { stateForDecision, traceIdFromTraceparent } from '../core/jobs/outcome.js';
+import { canTransition, isTerminal } from '../core/jobs/states.js';
+import type { JobState } from '../core/jobs/states.js';
+import type { Principal } from '../core/model/principal.js';
+import { hasRole, inTenant } from '../core/model/principal.js';
+import type { JobRequest } from '../core/model/request.js';
+import type { CompiledPolicy } from '../core/policy/index.js';
+import type { Clock } from '../ports/clock.js';
+import type { Ids } from '../ports/ids.js';
+import type { Store } from '../ports/store.js';
+
+export interface JobServiceDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly ids: Ids;
+  /** The active policy at the time of the call. */
+  readonly policy: () => CompiledPolicy;
+}
+
+/** What a caller submits: the request fields of §3; `principal` comes from authentication. */
+export type SubmitInput = Omit<JobRequest, 'principal'>;
+
+export interface SubmitResult {
+  /** False when an idempotent replay returned the job created earlier. */
+  readonly created: boolean;
+  readonly job: JobRecord;
+}
+
+export interface JobPage {
+  readonly items: readonly JobRecord[];
+  readonly next_cursor: string | null;
+}
+
+export class JobService {
+  constructor(private readonly deps: JobServiceDeps) {}
+
+  async submit(
+    input: SubmitInput,
+    principal: Principal,
+    traceparent?: string,
+  ): Promise<SubmitResult> {
+    const tenant = input.tenant_id ?? (principal.tenant === '*' ? 'default' : principal.tenant);
+    if (!inTenant(principal, tenant)) {
+      throw new WardenError(
+        'WARDEN_FORBIDDEN',
+        `this key cannot submit jobs for tenant "${tenant}"`,
+      );
+    }
+    const request: JobRequest = { ...input, tenant_id: tenant, principal: principal.id };
+    const now = this.deps.clock.now();
+    const policy = this.deps.policy();
+    const decision = policy.evaluate(request, { now });
+    const job: JobRecord = {
+      job_id: this.deps.ids.jobId(),
+      tenant_id: tenant,
+      topic: request.topic,
+      agent_id: request.agent_id ?? null,
+      principal: principal.id,
+      trace_id: input.trace_id ?? traceIdFromTraceparent(traceparent) ?? this.deps.ids.traceId(),
+      idempotency_key: input.idempotency_key ?? null,
+      dispatch: input.dispatch ?? 'bus',
+      risk_tags: request.risk_tags ?? [],
+      labels: request.labels ?? {},
+      ...(input.payload === undefined ? {} : { payload: input.payload }),
+      job_hash: jobHash(request),
+      state: stateForDecision(decision.type),
+      decision,
+      constraints: decision.constraints,
+      attempt: 0,
+      created_at: now,
+      updated_at: now,
+    };
+    const event = (type: string, data: unknown): UnsealedEvent => ({
+      at: now,
+      type,
+      tenant_id: tenant,
+      trace_id: job.trace_id,
+      job_id: job.job_id,
+      actor: principal.id,
+      data,
+    });
+    const outcome = await this.deps.store.insertJob(job, [
+      event('job.submitted', {
+        topic: job.topic,
+        agent_id: job.agent_id,
+        job_hash: job.job_hash,
+        dispatch: job.dispatch,
+      }),
+      event('job.decided', { decision }),
+      event('job.state_changed', { from: 'PENDING', to: job.state, reason: decision.reason }),
+    ]);
+    if (outcome.kind === 'inserted') return { created: true, job: outcome.job };
+    if (outcome.job.job_hash !== job.job_hash) {
+      throw new WardenError(
+        'WARDEN_IDEMPOTENCY_CONFLICT',
+        `idempotency key "${job.idempotency_key ?? ''}" was already used for a different request`,
+        { job_id: outcome.job.job_id },
+      );
+    }
+    return { created: false, job: outcome.job };
+  }
+
+  /** A job the principal may see; other tenants' jobs and agents' foreign jobs are not found. */
+  async get(jobId: string, principal: Principal): Promise<JobRecord> {
+    const job = await this.deps.store.getJob(jobId);
+    if (job === null || !canRead(principal, job)) throw notFound(jobId);
+    return job;
+  }
+
+  async list(
+    principal: Principal,
+    filter: {
+      readonly state?: JobState;
+      readonly topic?: string;
+      readonly cursor?: string;
+      readonly limit: number;
+    },
+  ): Promise<JobPage> {
+    const items: JobRecord[] = [];
+    let after = filter.cursor;
+    // Agents see only their own jobs, so filling a page may take several reads.
+    for (;;) {
+      const batch = await this.deps.store.listJobs({
+        ...(principal.tenant === '*' ? {} : { tenant_id: principal.tenant }),
+        ...(filter.state === undefined ? {} : { state: filter.state }),
+        ...(filter.topic === undefined ? {} : { topic: filter.topic }),
+        ...(after === undefined ? {} : { after }),
+        limit: filter.limit,
+      });
+      for (const job of batch) {
+        if (!canRead(principal, job)) continue;
+        items.push(job);
+        if (items.length === filter.limit) return { items, next_cursor: job.job_id };
+      }
+      const last = batch.at(-1);
+      if (batch.length < filter.limit || last === undefined) return { items, next_cursor: null };
+      after = last.job_id;
+    }
+  }
+
+  async cancel(jobId: string, principal: Principal): Promise<JobRecord> {
+    const job = await this.get(jobId, principal);
+    if (!hasRole(principal, 'admin') && job.principal !== principal.id) {
+      throw new WardenError('WARDEN_FORBIDDEN', 'only the submitter or an admin can cancel a job');
+    }
+    if (isTerminal(job.state) || !canTransition(job.state, 'CANCELLED')) {
+      throw new WardenError(
+        'WARDEN_INVALID_STATE',
+        `job ${jobId} is ${job.state} and cannot be cancelled`,
+        {
+          state: job.state,
+        },
+      );
+    }
+    const now = this.deps.clock.now();
+    const cancelled = await this.deps.store.updateJob(
+      jobId,
+      [job.state],
+      { state: 'CANCELLED', updated_at: now },
+      [
+        {
+          at: now,
+          type: 'job.state_changed',
+          tenant_id: job.tenant_id,
+          trace_id: job.trace_id,
+          job_id: jobId,
+          actor: principal.id,
+          data: { from: job.state, to: 'CANCELLED', reason: 'cancelled on request' },
+        },
+      ],
+    );
+    if (cancelled === null) {
+      // The job moved between the read and the write; report where it is now.
+      const current = await this.get(jobId, principal);
+      throw new WardenError('WARDEN_INVALID_STATE', `job ${jobId} is now ${current.state}`, {
+        state: current.state,
+      });
+    }
+    return cancelled;
+  }
+}
+
+/** Approvers, auditors and admins read their tenant's jobs; agents read the jobs they submitted. */
+function canRead(principal: Principal, job: JobRecord): boolean {
+  if (!inTenant(principal, job.tenant_id)) return false;
+  return hasRole(principal, 'admin', 'approver', 'auditor') || job.principal === principal.id;
+}
+
+function notFound(jobId: string): WardenError {
+  return new WardenError('WARDEN_NOT_FOUND', `no job ${jobId}`);
+}

@@ -1,0 +1,23 @@
+/**
+ * Who is calling (§11): always from authentication, never from a request body.
+ */
+
+export const ROLES = ['agent', 'worker', 'approver', 'admin', 'auditor'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Principal {
+  /** Stable id of the key (or `dev` in dev mode); recorded as `principal` and `actor`. */
+  readonly id: string;
+  /** The tenant the key belongs to, or `*` for all tenants. */
+  readonly tenant: string;
+  readonly roles: readonly Role[];
+}
+
+export function hasRole(principal: Principal, ...roles: readonly Role[]): boolean {
+  return roles.some((role) => principal.roles.includes(role));
+}
+
+/** Whether the principal may see resources of `tenant` at all. */
+export function inTenant(principal: Principal, tenant: string): boolean {
+  return principal.tenant === '*' || principal.tenant === tenant;
+}

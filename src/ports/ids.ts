@@ -1,0 +1,7 @@
+/** Identifier generation, injected so tests are deterministic. */
+export interface Ids {
+  /** A unique id that sorts by creation time (job ids page by it). */
+  jobId(): string;
+  /** A W3C trace id: 32 lowercase hex characters, not all zero. */
+  traceId(): string;
+}
