@@ -74,7 +74,16 @@ describe('submit', () => {
     assert.equal(job.decision.rule_id, 'require-approval-prod-write');
     assert.equal(job.decision.policy_snapshot, seed.snapshot);
     assert.equal(job.principal, 'dev');
-    assert.equal(job.job_hash, jobHash({ ...job, agent_id: undefined, principal: 'dev' }));
+    assert.equal(
+      job.job_hash,
+      jobHash({
+        topic: job.topic,
+        tenant_id: 'default',
+        risk_tags: ['prod'],
+        labels: job.labels,
+        principal: 'dev',
+      }),
+    );
     assert.match(job.trace_id, /^[0-9a-f]{32}$/);
     assert.deepEqual(await store.getJob(job.job_id), job);
     const events = await store.queryAudit({ trace_id: job.trace_id, limit: 10 });
