@@ -1,0 +1,109 @@
+/**
+ * `/api/v1/jobs`: submit, read, list, cancel. Thin: parse, authorise by role, call the use case,
+ * shape the response.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { JobService } from '../../app/jobs.js';
+import type { JobRecord } from '../../core/jobs/job.js';
+import {
+  ErrorBody,
+  JobList,
+  JobListQuery,
+  JobParams,
+  JobSubmitBody,
+  JobView,
+  SubmitResponse,
+} from '../schemas.js';
+import { principalOf, requireRole } from '../auth.js';
+
+function submitView(job: JobRecord): Record<string, unknown> {
+  return {
+    job_id: job.job_id,
+    trace_id: job.trace_id,
+    state: job.state,
+    job_hash: job.job_hash,
+    decision: job.decision,
+  };
+}
+
+export function jobRoutes(app: FastifyInstance, jobs: JobService): void {
+  app.post<{ Body: JobSubmitBody }>(
+    '/api/v1/jobs',
+    {
+      schema: {
+        summary: 'Submit an action; it is decided and recorded before the response',
+        tags: ['jobs'],
+        body: JobSubmitBody,
+        response: { 200: SubmitResponse, 201: SubmitResponse, '4xx': ErrorBody, '5xx': ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      requireRole(principal, 'agent', 'admin');
+      const traceparent = request.headers['traceparent'];
+      const result = await jobs.submit(
+        request.body,
+        principal,
+        typeof traceparent === 'string' ? traceparent : undefined,
+      );
+      return reply.code(result.created ? 201 : 200).send(submitView(result.job));
+    },
+  );
+
+  app.get<{ Params: JobParams }>(
+    '/api/v1/jobs/:job_id',
+    {
+      schema: {
+        summary: 'One job: state, decision, constraints',
+        tags: ['jobs'],
+        params: JobParams,
+        response: { 200: JobView, '4xx': ErrorBody, '5xx': ErrorBody },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      requireRole(principal, 'agent', 'approver', 'auditor', 'admin');
+      return jobs.get(request.params.job_id, principal);
+    },
+  );
+
+  app.get<{ Querystring: JobListQuery }>(
+    '/api/v1/jobs',
+    {
+      schema: {
+        summary: 'List jobs, oldest first, with filters and a cursor',
+        tags: ['jobs'],
+        querystring: JobListQuery,
+        response: { 200: JobList, '4xx': ErrorBody, '5xx': ErrorBody },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      requireRole(principal, 'agent', 'auditor', 'admin');
+      const { state, topic, cursor, limit } = request.query;
+      return jobs.list(principal, {
+        limit: limit ?? 50,
+        ...(state === undefined ? {} : { state }),
+        ...(topic === undefined ? {} : { topic }),
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+    },
+  );
+
+  app.post<{ Params: JobParams }>(
+    '/api/v1/jobs/:job_id/cancel',
+    {
+      schema: {
+        summary: 'Cancel a job that has not finished',
+        tags: ['jobs'],
+        params: JobParams,
+        response: { 200: JobView, '4xx': ErrorBody, '5xx': ErrorBody },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      requireRole(principal, 'agent', 'admin');
+      return jobs.cancel(request.params.job_id, principal);
+    },
+  );
+}

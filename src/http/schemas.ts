@@ -1,0 +1,117 @@
+/**
+ * Wire schemas (TypeBox → JSON Schema). The same objects validate requests and generate the
+ * OpenAPI document, so the docs cannot drift from what the server accepts.
+ */
+import { Type } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+import { DECISION_TYPES } from '../core/model/decision.js';
+import { JOB_STATES } from '../core/jobs/states.js';
+
+const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
+
+export const JobSubmitBody = Type.Object(
+  {
+    topic: Type.String({
+      minLength: 1,
+      maxLength: 256,
+      pattern: '^[A-Za-z0-9_.:-]+$',
+      description: 'Dot-separated action name, e.g. job.mcp-bridge.write.update_ticket',
+    }),
+    tenant_id: Type.Optional(Id('Tenant; defaults to the key’s tenant (or "default")')),
+    agent_id: Type.Optional(Id('The agent acting; links to its risk profile')),
+    risk_tags: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 }),
+    ),
+    labels: Type.Optional(
+      Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.String({ maxLength: 256 }), {
+        maxProperties: 64,
+      }),
+    ),
+    payload: Type.Optional(
+      Type.Unknown({ description: 'The action’s arguments: what will actually run' }),
+    ),
+    idempotency_key: Type.Optional(Id('Same key and content → same job; different content → 409')),
+    dispatch: Type.Optional(Type.Union([Type.Literal('bus'), Type.Literal('inline')])),
+    trace_id: Type.Optional(Id('Else taken from traceparent, else generated')),
+  },
+  { additionalProperties: false, $id: 'JobSubmit' },
+);
+export type JobSubmitBody = Static<typeof JobSubmitBody>;
+
+export const Decision = Type.Object(
+  {
+    type: Type.Union(DECISION_TYPES.map((t) => Type.Literal(t))),
+    rule_id: Type.Union([Type.String(), Type.Null()]),
+    reason: Type.String(),
+    policy_snapshot: Type.String(),
+    constraints: Type.Record(Type.String(), Type.Unknown()),
+    matched_rules: Type.Array(Type.String()),
+    retry_after_sec: Type.Union([Type.Number(), Type.Null()]),
+    diagnostics: Type.Array(Type.Unknown()),
+  },
+  { $id: 'Decision' },
+);
+
+const JobState = Type.Union(JOB_STATES.map((s) => Type.Literal(s)));
+
+export const SubmitResponse = Type.Object({
+  job_id: Type.String(),
+  trace_id: Type.String(),
+  state: JobState,
+  job_hash: Type.String(),
+  decision: Type.Ref('Decision'),
+});
+
+export const JobView = Type.Object(
+  {
+    job_id: Type.String(),
+    tenant_id: Type.String(),
+    topic: Type.String(),
+    agent_id: Type.Union([Type.String(), Type.Null()]),
+    principal: Type.String(),
+    trace_id: Type.String(),
+    idempotency_key: Type.Union([Type.String(), Type.Null()]),
+    dispatch: Type.String(),
+    risk_tags: Type.Array(Type.String()),
+    labels: Type.Record(Type.String(), Type.String()),
+    payload: Type.Optional(Type.Unknown()),
+    job_hash: Type.String(),
+    state: JobState,
+    decision: Type.Ref('Decision'),
+    constraints: Type.Record(Type.String(), Type.Unknown()),
+    attempt: Type.Integer(),
+    created_at: Type.String(),
+    updated_at: Type.String(),
+  },
+  { $id: 'Job' },
+);
+
+export const JobParams = Type.Object({ job_id: Type.String({ minLength: 1, maxLength: 64 }) });
+export type JobParams = Static<typeof JobParams>;
+
+export const JobListQuery = Type.Object(
+  {
+    state: Type.Optional(JobState),
+    topic: Type.Optional(Type.String({ maxLength: 256 })),
+    cursor: Type.Optional(Type.String({ maxLength: 64 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  },
+  { additionalProperties: false },
+);
+export type JobListQuery = Static<typeof JobListQuery>;
+
+export const JobList = Type.Object({
+  items: Type.Array(Type.Ref('Job')),
+  next_cursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+      details: Type.Record(Type.String(), Type.Unknown()),
+    }),
+  },
+  { $id: 'Error' },
+);

@@ -1,0 +1,81 @@
+/**
+ * The HTTP API (§12): builds a Fastify instance from its dependencies. No listening, no globals:
+ * the composition root decides where it runs, tests drive it with `inject()`.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { Ajv } from 'ajv';
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { JobService } from '../app/jobs.js';
+import type { Authenticator } from '../ports/authenticator.js';
+import { installAuthentication } from './auth.js';
+import { installErrorHandling } from './error-handler.js';
+import { jobRoutes } from './routes/jobs.js';
+import { Decision, ErrorBody, JobView } from './schemas.js';
+
+export interface ServerDeps {
+  readonly jobs: JobService;
+  readonly authenticator: Authenticator;
+  /** Largest accepted body in bytes (default 1 MiB). */
+  readonly bodyLimit?: number;
+  /** Pino logger options, or false for none. */
+  readonly logger?: boolean | Record<string, unknown>;
+}
+
+/**
+ * Bodies are validated strictly (no type coercion: `"prod"` is not `["prod"]`); query strings and
+ * path parameters arrive as text, so only they are coerced to the declared types.
+ */
+function installValidation(app: FastifyInstance): void {
+  const options = {
+    removeAdditional: false,
+    useDefaults: true,
+    allErrors: false,
+    strict: false,
+  } as const;
+  const strict = new Ajv({ ...options, coerceTypes: false });
+  const coercing = new Ajv({ ...options, coerceTypes: 'array' });
+  for (const schema of [Decision, JobView, ErrorBody]) {
+    strict.addSchema(schema);
+    coercing.addSchema(schema);
+  }
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? strict : coercing).compile(schema),
+  );
+  // Only JSON bodies: drop Fastify's default text/plain parser so other types get a 415.
+  app.removeContentTypeParser('text/plain');
+}
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    bodyLimit: deps.bodyLimit ?? 1024 * 1024,
+    logger: deps.logger ?? false,
+  });
+  installValidation(app);
+  installErrorHandling(app);
+  installAuthentication(app, deps.authenticator);
+  app.addSchema(Decision);
+  app.addSchema(JobView);
+  app.addSchema(ErrorBody);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Warden',
+        version: '1',
+        description: 'Governance gateway for autonomous AI agents',
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/healthz', { schema: { hide: true } }, () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, () => ({ status: 'ready' }));
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  jobRoutes(app, deps.jobs);
+  await app.ready();
+  return app;
+}
