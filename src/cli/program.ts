@@ -3,6 +3,7 @@
  * file parses arguments and maps failures to messages. No side effects on import.
  */
 import { Command } from 'commander';
+import { serveCommand } from './serve-command.js';
 import {
   diffCommand,
   evalCommand,
@@ -81,6 +82,34 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
         diffCommand(io, oldPath, newPath, options),
       ),
     );
+  program
+    .command('serve')
+    .description('run the gateway')
+    .option('--dev', 'no API keys, principal "dev" with all roles (loopback only)')
+    .option('--policy <file>', 'policy YAML file', 'examples/policies/seed.yaml')
+    .option('--port <port>', 'port to listen on', '8081')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--db <url>', 'store: sqlite:PATH', 'sqlite:.warden/warden.db')
+    .option(
+      '--synchronous <mode>',
+      'SQLite durability: NORMAL (process crash) or FULL (power loss)',
+    )
+    .action(async (options: Parameters<typeof serveCommand>[1]) => {
+      try {
+        const gateway = await serveCommand(io, options);
+        const stop = (): void => {
+          void gateway.close().then(() => {
+            setExit(0);
+          });
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      } catch (error) {
+        if (!(error instanceof CliError)) throw error;
+        io.err(`warden: ${error.message}`);
+        setExit(error.exitCode);
+      }
+    });
   return program;
 }
 

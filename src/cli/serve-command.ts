@@ -1,0 +1,59 @@
+/**
+ * `warden serve`: run the gateway. Dev mode (no keys, principal `dev` with every role) is refused
+ * unless the address is loopback, and announced loudly when on.
+ */
+import { isIP } from 'node:net';
+import { startGateway } from '../main/gateway.js';
+import { CliError, EXIT_USAGE } from './io.js';
+import type { CliIo } from './io.js';
+
+export interface ServeOptions {
+  readonly dev?: boolean;
+  readonly policy: string;
+  readonly port: string;
+  readonly host: string;
+  readonly db: string;
+  readonly synchronous?: string;
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '[::1]';
+}
+
+export async function serveCommand(
+  io: CliIo,
+  options: ServeOptions,
+): Promise<{ close(): Promise<void> }> {
+  const port = Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new CliError(`--port ${options.port} is not a port`, EXIT_USAGE);
+  const dev = options.dev === true;
+  if (dev && !isLoopback(options.host)) {
+    throw new CliError(
+      `--dev turns authentication off, so it only listens on loopback; refusing --host ${options.host}`,
+      EXIT_USAGE,
+    );
+  }
+  if (
+    options.synchronous !== undefined &&
+    options.synchronous !== 'NORMAL' &&
+    options.synchronous !== 'FULL'
+  ) {
+    throw new CliError('--synchronous must be NORMAL or FULL', EXIT_USAGE);
+  }
+  const gateway = await startGateway({
+    policyFile: options.policy,
+    db: options.db,
+    dev,
+    ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+  });
+  const address = await gateway.server.listen({ port, host: options.host });
+  if (dev)
+    io.err(
+      'warden: WARNING: dev mode: no API keys; every request acts as principal "dev" with all roles',
+    );
+  io.out(`warden: listening on ${address} (policy ${options.policy}, store ${options.db})`);
+  return gateway;
+}

@@ -1,0 +1,62 @@
+/**
+ * The composition root: the one place that chooses adapters and wires them into the app and the
+ * HTTP server. Nothing else constructs adapters.
+ */
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
+import { createRandomIds } from '../adapters/system/random-ids.js';
+import { systemClock } from '../adapters/system/system-clock.js';
+import { devAuthenticator } from '../app/dev-authenticator.js';
+import { JobService } from '../app/jobs.js';
+import { compilePolicy } from '../core/policy/index.js';
+import type { Authenticator } from '../ports/authenticator.js';
+import { buildServer } from '../http/server.js';
+
+export interface GatewayConfig {
+  readonly policyFile: string;
+  /** `sqlite:PATH` (the embedded default). */
+  readonly db: string;
+  readonly dev: boolean;
+  readonly synchronous?: 'NORMAL' | 'FULL';
+  readonly logger?: boolean | Record<string, unknown>;
+}
+
+export interface Gateway {
+  readonly server: FastifyInstance;
+  close(): Promise<void>;
+}
+
+const noKeysYet: Authenticator = { authenticate: () => Promise.resolve(null) };
+
+export async function startGateway(config: GatewayConfig): Promise<Gateway> {
+  if (!config.db.startsWith('sqlite:')) {
+    throw new Error(`unsupported --db "${config.db}": use sqlite:PATH`);
+  }
+  // Loading the policy first means a broken policy stops the start before anything is opened.
+  const policy = compilePolicy(readFileSync(config.policyFile, 'utf8'), {
+    file: config.policyFile,
+  });
+  const store = new SqliteStore({
+    path: config.db.slice('sqlite:'.length),
+    ...(config.synchronous === undefined ? {} : { synchronous: config.synchronous }),
+  });
+  const jobs = new JobService({
+    store,
+    clock: systemClock,
+    ids: createRandomIds(),
+    policy: () => policy,
+  });
+  const server = await buildServer({
+    jobs,
+    authenticator: config.dev ? devAuthenticator : noKeysYet,
+    logger: config.logger ?? false,
+  });
+  return {
+    server,
+    async close() {
+      await server.close();
+      await store.close();
+    },
+  };
+}

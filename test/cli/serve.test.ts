@@ -1,0 +1,78 @@
+/**
+ * `warden serve` as a process: listens, decides over real HTTP, refuses dev mode off loopback,
+ * stops on SIGTERM.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { isLoopback } from '../../src/cli/serve-command.js';
+
+const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { bin: { warden: string } };
+const BIN = resolve(pkg.bin.warden);
+
+describe('warden serve', () => {
+  it('serves the decision path over HTTP in dev mode and stops on SIGTERM', async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'warden-serve-')), 'w.db');
+    const child = spawn(
+      process.execPath,
+      [BIN, 'serve', '--dev', '--port', '0', '--db', `sqlite:${db}`],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const address = await new Promise<string>((resolveAddress, reject) => {
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /listening on (http:\/\/\S+)/.exec(out);
+        if (match?.[1] !== undefined) resolveAddress(match[1]);
+      });
+      child.once('exit', (code) => {
+        reject(new Error(`exited with ${String(code)}: ${stderr}`));
+      });
+    });
+    try {
+      assert.match(stderr, /WARNING: dev mode/);
+      const res = await fetch(`${address}/api/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          topic: 'job.mcp-bridge.write.update_ticket',
+          tenant_id: 'default',
+          risk_tags: ['prod'],
+        }),
+      });
+      assert.equal(res.status, 201);
+      const body = (await res.json()) as { state: string; decision: { rule_id: string } };
+      assert.equal(body.state, 'APPROVAL_REQUIRED');
+      assert.equal(body.decision.rule_id, 'require-approval-prod-write');
+    } finally {
+      const exited = new Promise((done) => child.once('exit', done));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    assert.equal(child.exitCode, 0);
+  });
+
+  it('refuses dev mode on a non-loopback address', () => {
+    const result = spawnSync(
+      process.execPath,
+      [BIN, 'serve', '--dev', '--host', '0.0.0.0', '--port', '0'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /only listens on loopback/);
+  });
+
+  it('recognises loopback addresses', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1'])
+      assert.equal(isLoopback(host), true, host);
+    for (const host of ['0.0.0.0', '10.0.0.1', '::', 'example.com'])
+      assert.equal(isLoopback(host), false, host);
+  });
+});
