@@ -7,15 +7,18 @@ import swaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
+import type { ApprovalService } from '../app/approvals.js';
 import type { JobService } from '../app/jobs.js';
 import type { Authenticator } from '../ports/authenticator.js';
 import { installAuthentication } from './auth.js';
 import { installErrorHandling } from './error-handler.js';
+import { approvalRoutes } from './routes/approvals.js';
 import { jobRoutes } from './routes/jobs.js';
 import { Decision, ErrorBody, JobView } from './schemas.js';
 
 export interface ServerDeps {
   readonly jobs: JobService;
+  readonly approvals: ApprovalService;
   readonly authenticator: Authenticator;
   /** Largest accepted body in bytes (default 1 MiB). */
   readonly bodyLimit?: number;
@@ -76,6 +79,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get('/readyz', { schema: { hide: true } }, () => ({ status: 'ready' }));
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
   jobRoutes(app, deps.jobs);
+  approvalRoutes(app, deps.approvals);
   await app.ready();
   return app;
 }

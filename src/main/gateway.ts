@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
 import { createRandomIds } from '../adapters/system/random-ids.js';
 import { systemClock } from '../adapters/system/system-clock.js';
+import { ApprovalService } from '../app/approvals.js';
 import { devAuthenticator } from '../app/dev-authenticator.js';
 import { JobService } from '../app/jobs.js';
 import { compilePolicy } from '../core/policy/index.js';
@@ -47,8 +48,10 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     ids: createRandomIds(),
     policy: () => policy,
   });
+  const approvals = new ApprovalService({ store, clock: systemClock, jobs, policy: () => policy });
   const server = await buildServer({
     jobs,
+    approvals,
     authenticator: config.dev ? devAuthenticator : noKeysYet,
     logger: config.logger ?? false,
   });

@@ -2,48 +2,13 @@
  * `/api/v1/jobs` through Fastify's inject(): status codes, shapes, error envelopes, roles.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
-import { createRandomIds } from '../../src/adapters/system/random-ids.js';
-import { systemClock } from '../../src/adapters/system/system-clock.js';
-import { devAuthenticator } from '../../src/app/dev-authenticator.js';
-import { JobService } from '../../src/app/jobs.js';
-import type { Principal } from '../../src/core/model/principal.js';
-import { compilePolicy } from '../../src/core/policy/index.js';
+import { as, seedPolicy as seed, testServer, tokenAuthenticator } from '../support/http-server.js';
 import type { Authenticator } from '../../src/ports/authenticator.js';
-import { buildServer } from '../../src/http/server.js';
 
-const seed = compilePolicy(readFileSync('examples/policies/seed.yaml', 'utf8'));
-
-/** Fixed bearer tokens for role tests; real API keys are exercised by the key tests. */
-const TOKENS: Record<string, Principal> = {
-  'Bearer agent-acme': { id: 'agent-acme', tenant: 'acme', roles: ['agent'] },
-  'Bearer auditor-acme': { id: 'auditor-acme', tenant: 'acme', roles: ['auditor'] },
-  'Bearer worker-acme': { id: 'worker-acme', tenant: 'acme', roles: ['worker'] },
-};
-const tokenAuthenticator: Authenticator = {
-  authenticate: (header) => Promise.resolve(header === undefined ? null : (TOKENS[header] ?? null)),
-};
-
-async function server(authenticator: Authenticator = devAuthenticator): Promise<FastifyInstance> {
-  const store = new SqliteStore({ path: ':memory:' });
-  const jobs = new JobService({
-    store,
-    clock: systemClock,
-    ids: createRandomIds(),
-    policy: () => seed,
-  });
-  const app = await buildServer({ jobs, authenticator, bodyLimit: 4096 });
-  opened.push(store);
-  return app;
-}
-
-const opened: SqliteStore[] = [];
-after(async () => {
-  for (const store of opened) await store.close();
-});
+const server = (authenticator?: Authenticator): Promise<FastifyInstance> =>
+  testServer({ bodyLimit: 4096, ...(authenticator === undefined ? {} : { authenticator }) });
 
 const SEED_CURL = {
   topic: 'job.mcp-bridge.write.update_ticket',
@@ -223,7 +188,7 @@ describe('roles and tenants on /api/v1/jobs', () => {
   });
 
   it('lets an agent submit for its own tenant only, and refuses a worker (403)', async () => {
-    const headers = { authorization: 'Bearer agent-acme' };
+    const headers = as('agent-acme');
     const own = await app.inject({
       method: 'POST',
       url: '/api/v1/jobs',
@@ -241,7 +206,7 @@ describe('roles and tenants on /api/v1/jobs', () => {
     const worker = await app.inject({
       method: 'POST',
       url: '/api/v1/jobs',
-      headers: { authorization: 'Bearer worker-acme' },
+      headers: as('worker-acme'),
       payload: { topic: 't' },
     });
     assert.equal(worker.statusCode, 403);
@@ -250,7 +215,7 @@ describe('roles and tenants on /api/v1/jobs', () => {
     const auditor = await app.inject({
       method: 'GET',
       url: `/api/v1/jobs/${job}`,
-      headers: { authorization: 'Bearer auditor-acme' },
+      headers: as('auditor-acme'),
     });
     assert.equal(auditor.statusCode, 200);
   });
