@@ -8,17 +8,20 @@ import { Ajv } from 'ajv';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import type { ApprovalService } from '../app/approvals.js';
+import type { AuditService } from '../app/audit.js';
 import type { JobService } from '../app/jobs.js';
 import type { Authenticator } from '../ports/authenticator.js';
 import { installAuthentication } from './auth.js';
 import { installErrorHandling } from './error-handler.js';
 import { approvalRoutes } from './routes/approvals.js';
+import { auditRoutes } from './routes/audit.js';
 import { jobRoutes } from './routes/jobs.js';
 import { Decision, ErrorBody, JobView } from './schemas.js';
 
 export interface ServerDeps {
   readonly jobs: JobService;
   readonly approvals: ApprovalService;
+  readonly audit: AuditService;
   readonly authenticator: Authenticator;
   /** Largest accepted body in bytes (default 1 MiB). */
   readonly bodyLimit?: number;
@@ -80,6 +83,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
   jobRoutes(app, deps.jobs);
   approvalRoutes(app, deps.approvals);
+  auditRoutes(app, deps.audit);
   await app.ready();
   return app;
 }

@@ -8,6 +8,7 @@ import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
 import { createRandomIds } from '../adapters/system/random-ids.js';
 import { systemClock } from '../adapters/system/system-clock.js';
 import { ApprovalService } from '../app/approvals.js';
+import { AuditService } from '../app/audit.js';
 import { devAuthenticator } from '../app/dev-authenticator.js';
 import { JobService } from '../app/jobs.js';
 import { compilePolicy } from '../core/policy/index.js';
@@ -52,6 +53,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   const server = await buildServer({
     jobs,
     approvals,
+    audit: new AuditService(store),
     authenticator: config.dev ? devAuthenticator : noKeysYet,
     logger: config.logger ?? false,
   });

@@ -8,6 +8,7 @@ import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { createRandomIds } from '../../src/adapters/system/random-ids.js';
 import { systemClock } from '../../src/adapters/system/system-clock.js';
 import { ApprovalService } from '../../src/app/approvals.js';
+import { AuditService } from '../../src/app/audit.js';
 import { devAuthenticator } from '../../src/app/dev-authenticator.js';
 import { JobService } from '../../src/app/jobs.js';
 import type { Principal } from '../../src/core/model/principal.js';
@@ -45,10 +46,12 @@ export interface TestServerOptions {
   readonly policy?: CompiledPolicy;
   readonly clock?: Clock;
   readonly bodyLimit?: number;
+  /** A database file, for tests that reach into it; in-memory by default. */
+  readonly dbPath?: string;
 }
 
 export async function testServer(options: TestServerOptions = {}): Promise<FastifyInstance> {
-  const store = new SqliteStore({ path: ':memory:' });
+  const store = new SqliteStore({ path: options.dbPath ?? ':memory:' });
   opened.push(store);
   const policy = options.policy ?? seedPolicy;
   const clock = options.clock ?? systemClock;
@@ -57,6 +60,7 @@ export async function testServer(options: TestServerOptions = {}): Promise<Fasti
   return buildServer({
     jobs,
     approvals,
+    audit: new AuditService(store),
     authenticator: options.authenticator ?? devAuthenticator,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
   });
