@@ -3,6 +3,7 @@
  * file parses arguments and maps failures to messages. No side effects on import.
  */
 import { Command } from 'commander';
+import { auditExportCommand, auditVerifyCommand } from './audit-commands.js';
 import { serveCommand } from './serve-command.js';
 import {
   diffCommand,
@@ -15,11 +16,12 @@ import { CliError, EXIT_USAGE, processIo } from './io.js';
 import type { CliIo } from './io.js';
 
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  /** Wraps a verb: its result is the exit code; a CliError becomes a message and its code. */
   const run =
-    <A extends unknown[]>(action: (...args: A) => number) =>
-    (...args: A): void => {
+    <A extends unknown[]>(action: (...args: A) => number | Promise<number>) =>
+    async (...args: A): Promise<void> => {
       try {
-        setExit(action(...args));
+        setExit(await action(...args));
       } catch (error) {
         if (!(error instanceof CliError)) throw error;
         io.err(`warden: ${error.message}`);
@@ -81,6 +83,21 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       run((oldPath: string, newPath: string, options: { cases: string; exitCode?: boolean }) =>
         diffCommand(io, oldPath, newPath, options),
       ),
+    );
+  const audit = program.command('audit').description('verify and export the audit trail');
+  audit
+    .command('verify')
+    .description('check the hash chain; prints the first bad sequence number, exit 1 if broken')
+    .option('--db <url>', 'store: sqlite:PATH', 'sqlite:.warden/warden.db')
+    .action(run((options: { db: string }) => auditVerifyCommand(io, options)));
+  audit
+    .command('export')
+    .description('write audit events as JSON Lines')
+    .requiredOption('--to <file>', 'output file (.jsonl)')
+    .option('--since <iso>', 'only events at or after this time')
+    .option('--db <url>', 'store: sqlite:PATH', 'sqlite:.warden/warden.db')
+    .action(
+      run((options: { db: string; to: string; since?: string }) => auditExportCommand(io, options)),
     );
   program
     .command('serve')
