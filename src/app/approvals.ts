@@ -11,7 +11,7 @@ import type { UnsealedEvent } from '../core/audit/chain.js';
 import { WardenError } from '../core/errors.js';
 import type { JobRecord } from '../core/jobs/job.js';
 import type { Principal } from '../core/model/principal.js';
-import { hasRole } from '../core/model/principal.js';
+import { requireRole } from '../core/model/principal.js';
 import { DEFAULT_APPROVAL } from '../core/policy/spec.js';
 import type { CompiledPolicy } from '../core/policy/index.js';
 import type { Clock } from '../ports/clock.js';
@@ -62,7 +62,7 @@ export class ApprovalService {
       readonly limit: number;
     },
   ): Promise<{ items: ApprovalView[]; next_cursor: string | null }> {
-    requireApprover(principal);
+    requireRole(principal, 'approver', 'admin');
     const page = await this.deps.jobs.list(principal, {
       limit: options.limit,
       ...(options.includeResolved ? {} : { state: 'APPROVAL_REQUIRED' as const }),
@@ -76,7 +76,7 @@ export class ApprovalService {
   }
 
   async get(jobId: string, principal: Principal): Promise<ApprovalView> {
-    requireApprover(principal);
+    requireRole(principal, 'approver', 'admin');
     const job = await this.deps.jobs.get(jobId, principal);
     if (job.decision.type !== 'REQUIRE_APPROVAL')
       throw new WardenError('WARDEN_NOT_FOUND', `job ${jobId} needs no approval`);
@@ -208,11 +208,5 @@ export class ApprovalService {
       resolutions,
       ...(job.payload === undefined ? {} : { payload: job.payload }),
     };
-  }
-}
-
-function requireApprover(principal: Principal): void {
-  if (!hasRole(principal, 'approver', 'admin')) {
-    throw new WardenError('WARDEN_FORBIDDEN', 'this needs the approver or admin role');
   }
 }

@@ -3,12 +3,11 @@
  * Every read is scoped to the caller's tenant; verification covers the whole chain, because the
  * chain is one sequence across tenants.
  */
-import { createHash } from 'node:crypto';
 import { ChainVerifier } from '../core/audit/chain.js';
-import type { AuditEvent, ChainVerification } from '../core/audit/chain.js';
+import type { AuditEvent, ChainVerification, Sha256 } from '../core/audit/chain.js';
 import { WardenError } from '../core/errors.js';
 import type { Principal } from '../core/model/principal.js';
-import { hasRole } from '../core/model/principal.js';
+import { requireRole } from '../core/model/principal.js';
 import type { Store } from '../ports/store.js';
 
 export interface TimelineEvent {
@@ -23,8 +22,6 @@ export interface TimelineEvent {
 const VERIFY_PAGE = 5000;
 const TRACE_LIMIT = 10_000;
 
-const nodeSha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
-
 function timeline(event: AuditEvent): TimelineEvent {
   return {
     seq: event.seq,
@@ -37,7 +34,11 @@ function timeline(event: AuditEvent): TimelineEvent {
 }
 
 export class AuditService {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** Any SHA-256; the composition root passes the native one for speed. */
+    private readonly sha256: Sha256,
+  ) {}
 
   /** The full ordered timeline of one trace: decision, approvals, execution, terminal state. */
   async trace(
@@ -84,7 +85,7 @@ export class AuditService {
   /** Walks the whole chain in pages; reports the first bad sequence number. */
   async verify(principal: Principal): Promise<ChainVerification> {
     requireRole(principal, 'auditor', 'admin');
-    const verifier = new ChainVerifier(nodeSha256);
+    const verifier = new ChainVerifier(this.sha256);
     let after = 0;
     for (;;) {
       const page = await this.store.queryAudit({ after_seq: after, limit: VERIFY_PAGE });
@@ -98,10 +99,4 @@ export class AuditService {
 
 function tenantScope(principal: Principal): { tenant_id?: string } {
   return principal.tenant === '*' ? {} : { tenant_id: principal.tenant };
-}
-
-function requireRole(principal: Principal, ...roles: Parameters<typeof hasRole>[1][]): void {
-  if (!hasRole(principal, ...roles)) {
-    throw new WardenError('WARDEN_FORBIDDEN', `this needs one of the roles: ${roles.join(', ')}`);
-  }
 }

@@ -5,6 +5,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
+import { nativeSha256 } from '../adapters/system/native-sha256.js';
 import { AuditService } from '../app/audit.js';
 import type { Principal } from '../core/model/principal.js';
 import { CliError, EXIT_FAILED, EXIT_OK } from './io.js';
@@ -25,7 +26,7 @@ export async function auditVerifyCommand(
 ): Promise<number> {
   const store = openStore(options.db);
   try {
-    const result = await new AuditService(store).verify(OPERATOR);
+    const result = await new AuditService(store, nativeSha256).verify(OPERATOR);
     if (result.ok) {
       io.out(`OK: ${result.count} events, chain intact`);
       return EXIT_OK;

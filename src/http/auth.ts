@@ -5,8 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { WardenError } from '../core/errors.js';
-import type { Principal, Role } from '../core/model/principal.js';
-import { hasRole } from '../core/model/principal.js';
+import type { Principal } from '../core/model/principal.js';
 import type { Authenticator } from '../ports/authenticator.js';
 
 const principals = new WeakMap<FastifyRequest, Principal>();
@@ -31,12 +30,4 @@ export function principalOf(request: FastifyRequest): Principal {
   const principal = principals.get(request);
   if (principal === undefined) throw new WardenError('WARDEN_UNAUTHENTICATED');
   return principal;
-}
-
-export function requireRole(principal: Principal, ...roles: readonly Role[]): void {
-  if (!hasRole(principal, ...roles)) {
-    throw new WardenError('WARDEN_FORBIDDEN', `this needs one of the roles: ${roles.join(', ')}`, {
-      required: roles,
-    });
-  }
 }

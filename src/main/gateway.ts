@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
 import { createRandomIds } from '../adapters/system/random-ids.js';
+import { nativeSha256 } from '../adapters/system/native-sha256.js';
 import { systemClock } from '../adapters/system/system-clock.js';
 import { ApprovalService } from '../app/approvals.js';
 import { AuditService } from '../app/audit.js';
@@ -53,7 +54,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   const server = await buildServer({
     jobs,
     approvals,
-    audit: new AuditService(store),
+    audit: new AuditService(store, nativeSha256),
     authenticator: config.dev ? devAuthenticator : noKeysYet,
     logger: config.logger ?? false,
   });

@@ -6,6 +6,7 @@ import { after } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { createRandomIds } from '../../src/adapters/system/random-ids.js';
+import { nativeSha256 } from '../../src/adapters/system/native-sha256.js';
 import { systemClock } from '../../src/adapters/system/system-clock.js';
 import { ApprovalService } from '../../src/app/approvals.js';
 import { AuditService } from '../../src/app/audit.js';
@@ -60,7 +61,7 @@ export async function testServer(options: TestServerOptions = {}): Promise<Fasti
   return buildServer({
     jobs,
     approvals,
-    audit: new AuditService(store),
+    audit: new AuditService(store, nativeSha256),
     authenticator: options.authenticator ?? devAuthenticator,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
   });

@@ -2,7 +2,6 @@
  * The embedded store: one SQLite file (WAL) holding jobs, decisions and the audit chain.
  * Holds no policy logic. Writes go through group commit; reads run directly.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -13,6 +12,7 @@ import { WardenError } from '../../core/errors.js';
 import type { JobPatch, JobRecord } from '../../core/jobs/job.js';
 import type { JobState } from '../../core/jobs/states.js';
 import type { AuditQuery, InsertOutcome, JobFilter, Store } from '../../ports/store.js';
+import { nativeSha256 } from '../system/native-sha256.js';
 import { GroupCommit } from './group-commit.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -58,8 +58,6 @@ interface AuditRow {
   prev_hash: string;
   hash: string;
 }
-
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 function unavailable(error: unknown): WardenError {
   const message = error instanceof Error ? error.message : String(error);
@@ -257,7 +255,7 @@ export class SqliteStore implements Store {
   /** Seals events onto the current head. Runs inside the caller's transaction. */
   private append(events: readonly UnsealedEvent[]): AuditEvent[] {
     if (events.length === 0) return [];
-    const sealed = sealEvents(this.statements.auditHead.get() ?? null, events, sha256);
+    const sealed = sealEvents(this.statements.auditHead.get() ?? null, events, nativeSha256);
     for (const event of sealed) {
       this.statements.insertAudit.run({ ...event, data: JSON.stringify(event.data) });
     }

@@ -1,6 +1,7 @@
 /**
  * Who is calling (§11): always from authentication, never from a request body.
  */
+import { WardenError } from '../errors.js';
 
 export const ROLES = ['agent', 'worker', 'approver', 'admin', 'auditor'] as const;
 export type Role = (typeof ROLES)[number];
@@ -20,4 +21,13 @@ export function hasRole(principal: Principal, ...roles: readonly Role[]): boolea
 /** Whether the principal may see resources of `tenant` at all. */
 export function inTenant(principal: Principal, tenant: string): boolean {
   return principal.tenant === '*' || principal.tenant === tenant;
+}
+
+/** Throws WARDEN_FORBIDDEN unless the principal holds one of the roles. */
+export function requireRole(principal: Principal, ...roles: readonly Role[]): void {
+  if (!hasRole(principal, ...roles)) {
+    throw new WardenError('WARDEN_FORBIDDEN', `this needs one of the roles: ${roles.join(', ')}`, {
+      required: roles,
+    });
+  }
 }

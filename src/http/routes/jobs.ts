@@ -14,7 +14,8 @@ import {
   JobView,
   SubmitResponse,
 } from '../schemas.js';
-import { principalOf, requireRole } from '../auth.js';
+import { requireRole } from '../../core/model/principal.js';
+import { principalOf } from '../auth.js';
 
 function submitView(job: JobRecord): Record<string, unknown> {
   return {
