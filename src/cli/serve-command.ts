@@ -54,6 +54,12 @@ export async function serveCommand(
     io.err(
       'warden: WARNING: dev mode: no API keys; every request acts as principal "dev" with all roles',
     );
+  if (gateway.bootstrapKey !== null) {
+    io.out(
+      `warden: first start: created admin key ${gateway.bootstrapKey.id}; it is shown only now:`,
+    );
+    io.out(`warden: ${gateway.bootstrapKey.key}`);
+  }
   io.out(`warden: listening on ${address} (policy ${options.policy}, store ${options.db})`);
   return gateway;
 }

@@ -12,8 +12,9 @@ import { ApprovalService } from '../app/approvals.js';
 import { AuditService } from '../app/audit.js';
 import { devAuthenticator } from '../app/dev-authenticator.js';
 import { JobService } from '../app/jobs.js';
+import { KeyService } from '../app/keys.js';
+import type { CreatedKey } from '../app/keys.js';
 import { compilePolicy } from '../core/policy/index.js';
-import type { Authenticator } from '../ports/authenticator.js';
 import { buildServer } from '../http/server.js';
 
 export interface GatewayConfig {
@@ -27,10 +28,10 @@ export interface GatewayConfig {
 
 export interface Gateway {
   readonly server: FastifyInstance;
+  /** The first admin key, created on the first start outside dev mode; shown once. */
+  readonly bootstrapKey: CreatedKey | null;
   close(): Promise<void>;
 }
-
-const noKeysYet: Authenticator = { authenticate: () => Promise.resolve(null) };
 
 export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   if (!config.db.startsWith('sqlite:')) {
@@ -44,22 +45,21 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     path: config.db.slice('sqlite:'.length),
     ...(config.synchronous === undefined ? {} : { synchronous: config.synchronous }),
   });
-  const jobs = new JobService({
-    store,
-    clock: systemClock,
-    ids: createRandomIds(),
-    policy: () => policy,
-  });
+  const ids = createRandomIds();
+  const jobs = new JobService({ store, clock: systemClock, ids, policy: () => policy });
+  const keys = new KeyService({ store, clock: systemClock, ids, sha256: nativeSha256 });
+  const bootstrapKey = config.dev ? null : await keys.bootstrap();
   const approvals = new ApprovalService({ store, clock: systemClock, jobs, policy: () => policy });
   const server = await buildServer({
     jobs,
     approvals,
     audit: new AuditService(store, nativeSha256),
-    authenticator: config.dev ? devAuthenticator : noKeysYet,
+    authenticator: config.dev ? devAuthenticator : keys,
     logger: config.logger ?? false,
   });
   return {
     server,
+    bootstrapKey,
     async close() {
       await server.close();
       await store.close();

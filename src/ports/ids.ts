@@ -4,4 +4,6 @@ export interface Ids {
   jobId(): string;
   /** A W3C trace id: 32 lowercase hex characters, not all zero. */
   traceId(): string;
+  /** An API key secret: `wdn_` and 256 random bits, URL-safe. */
+  apiKeySecret(): string;
 }

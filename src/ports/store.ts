@@ -8,6 +8,7 @@
 import type { AuditEvent, UnsealedEvent } from '../core/audit/chain.js';
 import type { JobPatch, JobRecord } from '../core/jobs/job.js';
 import type { JobState } from '../core/jobs/states.js';
+import type { ApiKeyRecord } from '../core/model/api-key.js';
 
 export type InsertOutcome =
   | { readonly kind: 'inserted'; readonly job: JobRecord }
@@ -53,5 +54,12 @@ export interface Store {
   appendAudit(events: readonly UnsealedEvent[]): Promise<readonly AuditEvent[]>;
   /** Ascending by seq. */
   queryAudit(query: AuditQuery): Promise<readonly AuditEvent[]>;
+  /** Stores a new key with its audit events. */
+  insertKey(key: ApiKeyRecord, events: readonly UnsealedEvent[]): Promise<void>;
+  keyByHash(hash: string): Promise<ApiKeyRecord | null>;
+  /** Every key, revoked ones included, oldest first. */
+  listKeys(): Promise<readonly ApiKeyRecord[]>;
+  /** Marks a live key revoked; null when it does not exist or is already revoked. */
+  revokeKey(id: string, at: string, events: readonly UnsealedEvent[]): Promise<ApiKeyRecord | null>;
   close(): Promise<void>;
 }

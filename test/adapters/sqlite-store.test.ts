@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { WardenError } from '../../src/core/errors.js';
 import { describeStoreConformance, sampleJob } from '../conformance/store.js';
@@ -49,7 +50,10 @@ describe('sqlite store', () => {
     assert.deepEqual(await second.getJob(job.job_id), job);
     await second.close();
     const raw = new Database(path, { readonly: true });
-    assert.deepEqual(raw.prepare('SELECT version FROM schema_migrations').all(), [{ version: 1 }]);
+    assert.deepEqual(
+      raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all(),
+      MIGRATIONS.map((m) => ({ version: m.version })),
+    );
     assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
     raw.close();
   });

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,7 +14,57 @@ import { isLoopback } from '../../src/cli/serve-command.js';
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { bin: { warden: string } };
 const BIN = resolve(pkg.bin.warden);
 
+/** Starts `warden serve` and resolves once it listens, with everything it printed so far. */
+async function startServe(
+  args: readonly string[],
+): Promise<{ child: ChildProcessWithoutNullStreams; address: string; stdout: string }> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args]);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolveStart, reject) => {
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(stdout);
+      if (match?.[1] !== undefined) resolveStart({ child, address: match[1], stdout });
+    });
+    child.once('exit', (code) => {
+      reject(new Error(`exited with ${String(code)}: ${stderr}`));
+    });
+  });
+}
+
+async function stop(child: ChildProcessWithoutNullStreams): Promise<void> {
+  const exited = new Promise((done) => child.once('exit', done));
+  child.kill('SIGTERM');
+  await exited;
+}
+
 describe('warden serve', () => {
+  it('outside dev mode: prints a bootstrap admin key once and requires keys', async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'warden-serve-')), 'w.db');
+    const first = await startServe(['--port', '0', '--db', `sqlite:${db}`]);
+    const key = /^warden: (wdn_\S+)$/m.exec(first.stdout)?.[1];
+    try {
+      assert.ok(key !== undefined, first.stdout);
+      const job = { topic: 'job.mcp-bridge.read.x' };
+      const post = (headers: Record<string, string>) =>
+        fetch(`${first.address}/api/v1/jobs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify(job),
+        });
+      assert.equal((await post({})).status, 401);
+      assert.equal((await post({ authorization: 'Bearer wdn_wrong' })).status, 401);
+      assert.equal((await post({ authorization: `Bearer ${key}` })).status, 201);
+    } finally {
+      await stop(first.child);
+    }
+    const second = await startServe(['--port', '0', '--db', `sqlite:${db}`]);
+    await stop(second.child);
+    assert.doesNotMatch(second.stdout, /wdn_/);
+  });
+
   it('serves the decision path over HTTP in dev mode and stops on SIGTERM', async () => {
     const db = join(mkdtempSync(join(tmpdir(), 'warden-serve-')), 'w.db');
     const child = spawn(

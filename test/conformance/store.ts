@@ -236,5 +236,28 @@ export function describeStoreConformance(adapter: string, open: StoreFactory): v
         [2],
       );
     });
+
+    it('stores API keys by hash, lists them and revokes each once', async () => {
+      const store = await fresh();
+      const key = {
+        id: 'key_1',
+        hash: 'c'.repeat(64),
+        name: 'ci',
+        tenant: 'acme',
+        roles: ['agent' as const],
+        created_at: AT,
+        created_by: 'system',
+        revoked_at: null,
+      };
+      await store.insertKey(key, [{ ...decidedEvent(sampleJob(), 'key.created'), job_id: null }]);
+      assert.deepEqual(await store.keyByHash(key.hash), key);
+      assert.equal(await store.keyByHash('d'.repeat(64)), null);
+      assert.deepEqual(await store.listKeys(), [key]);
+      const revoked = await store.revokeKey('key_1', '2026-11-21T11:00:00.000Z', []);
+      assert.equal(revoked?.revoked_at, '2026-11-21T11:00:00.000Z');
+      assert.equal(await store.revokeKey('key_1', AT, []), null);
+      assert.equal(await store.revokeKey('missing', AT, []), null);
+      await assert.rejects(store.insertKey({ ...key, id: 'key_2' }, []));
+    });
   });
 }

@@ -11,6 +11,8 @@ import type { AuditEvent, UnsealedEvent } from '../../core/audit/chain.js';
 import { WardenError } from '../../core/errors.js';
 import type { JobPatch, JobRecord } from '../../core/jobs/job.js';
 import type { JobState } from '../../core/jobs/states.js';
+import type { ApiKeyRecord } from '../../core/model/api-key.js';
+import type { Role } from '../../core/model/principal.js';
 import type { AuditQuery, InsertOutcome, JobFilter, Store } from '../../ports/store.js';
 import { nativeSha256 } from '../system/native-sha256.js';
 import { GroupCommit } from './group-commit.js';
@@ -109,6 +111,21 @@ function fromRow(row: JobRow): JobRecord {
     updated_at: row.updated_at,
   };
   return row.payload === null ? job : { ...job, payload: JSON.parse(row.payload) as unknown };
+}
+
+interface KeyRow {
+  id: string;
+  hash: string;
+  name: string;
+  tenant: string;
+  roles: string;
+  created_at: string;
+  created_by: string;
+  revoked_at: string | null;
+}
+
+function fromKeyRow(row: KeyRow): ApiKeyRecord {
+  return { ...row, roles: JSON.parse(row.roles) as Role[] };
 }
 
 function fromAuditRow(row: AuditRow): AuditEvent {
@@ -244,6 +261,49 @@ export class SqliteStore implements Store {
       }
       const sql = `SELECT * FROM audit WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`;
       return (this.db.prepare(sql).all(...params, query.limit) as AuditRow[]).map(fromAuditRow);
+    });
+  }
+
+  insertKey(key: ApiKeyRecord, events: readonly UnsealedEvent[]): Promise<void> {
+    return this.commits.submit(() => {
+      this.db
+        .prepare(
+          'INSERT INTO api_keys VALUES (@id, @hash, @name, @tenant, @roles, @created_at, @created_by, @revoked_at)',
+        )
+        .run({ ...key, roles: JSON.stringify(key.roles) });
+      this.append(events);
+    });
+  }
+
+  keyByHash(hash: string): Promise<ApiKeyRecord | null> {
+    return this.read(() => {
+      const row = this.db.prepare('SELECT * FROM api_keys WHERE hash = ?').get(hash) as
+        KeyRow | undefined;
+      return row === undefined ? null : fromKeyRow(row);
+    });
+  }
+
+  listKeys(): Promise<readonly ApiKeyRecord[]> {
+    return this.read(() =>
+      (this.db.prepare('SELECT * FROM api_keys ORDER BY created_at, id').all() as KeyRow[]).map(
+        fromKeyRow,
+      ),
+    );
+  }
+
+  revokeKey(
+    id: string,
+    at: string,
+    events: readonly UnsealedEvent[],
+  ): Promise<ApiKeyRecord | null> {
+    return this.commits.submit(() => {
+      const changed = this.db
+        .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
+        .run(at, id);
+      if (changed.changes === 0) return null;
+      this.append(events);
+      const row = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as KeyRow;
+      return fromKeyRow(row);
     });
   }
 

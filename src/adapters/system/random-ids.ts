@@ -50,6 +50,9 @@ export function createRandomIds(now: () => number = Date.now): Ids {
       lastMs = ms;
       return encodeTime(ms) + encodeRandom(lastRandom);
     },
+    apiKeySecret() {
+      return `wdn_${randomBytes(32).toString('base64url')}`;
+    },
     traceId() {
       let id = randomBytes(16).toString('hex');
       while (/^0+$/.test(id)) id = randomBytes(16).toString('hex');
