@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { auditExportCommand, auditVerifyCommand } from './audit-commands.js';
+import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './key-commands.js';
 import { serveCommand } from './serve-command.js';
 import {
   diffCommand,
@@ -84,21 +85,46 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
         diffCommand(io, oldPath, newPath, options),
       ),
     );
+  const dbOption = ['--db <url>', 'store: sqlite:PATH', 'sqlite:.warden/warden.db'] as const;
   const audit = program.command('audit').description('verify and export the audit trail');
   audit
     .command('verify')
     .description('check the hash chain; prints the first bad sequence number, exit 1 if broken')
-    .option('--db <url>', 'store: sqlite:PATH', 'sqlite:.warden/warden.db')
+    .option(...dbOption)
     .action(run((options: { db: string }) => auditVerifyCommand(io, options)));
   audit
     .command('export')
     .description('write audit events as JSON Lines')
     .requiredOption('--to <file>', 'output file (.jsonl)')
     .option('--since <iso>', 'only events at or after this time')
-    .option('--db <url>', 'store: sqlite:PATH', 'sqlite:.warden/warden.db')
+    .option(...dbOption)
     .action(
       run((options: { db: string; to: string; since?: string }) => auditExportCommand(io, options)),
     );
+  const keys = program.command('keys').description('manage API keys in the store');
+  keys
+    .command('create')
+    .description('create a key; prints the secret once')
+    .requiredOption('--name <name>', 'what the key is for')
+    .requiredOption('--tenant <tenant>', 'tenant id, or * for all tenants')
+    .requiredOption('--roles <roles>', 'comma-separated: agent, worker, approver, admin, auditor')
+    .option(...dbOption)
+    .action(
+      run((options: { db: string; name: string; tenant: string; roles: string }) =>
+        keysCreateCommand(io, options),
+      ),
+    );
+  keys
+    .command('list')
+    .description('list keys (never their secrets)')
+    .option(...dbOption)
+    .action(run((options: { db: string }) => keysListCommand(io, options)));
+  keys
+    .command('revoke')
+    .description('revoke a key by id')
+    .argument('<id>', 'key id (key_...)')
+    .option(...dbOption)
+    .action(run((id: string, options: { db: string }) => keysRevokeCommand(io, id, options)));
   program
     .command('serve')
     .description('run the gateway')
@@ -106,7 +132,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option('--policy <file>', 'policy YAML file', 'examples/policies/seed.yaml')
     .option('--port <port>', 'port to listen on', '8081')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--db <url>', 'store: sqlite:PATH', 'sqlite:.warden/warden.db')
+    .option(...dbOption)
     .option(
       '--synchronous <mode>',
       'SQLite durability: NORMAL (process crash) or FULL (power loss)',

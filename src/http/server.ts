@@ -10,18 +10,21 @@ import type { FastifyInstance } from 'fastify';
 import type { ApprovalService } from '../app/approvals.js';
 import type { AuditService } from '../app/audit.js';
 import type { JobService } from '../app/jobs.js';
+import type { KeyService } from '../app/keys.js';
 import type { Authenticator } from '../ports/authenticator.js';
 import { installAuthentication } from './auth.js';
 import { installErrorHandling } from './error-handler.js';
 import { approvalRoutes } from './routes/approvals.js';
 import { auditRoutes } from './routes/audit.js';
 import { jobRoutes } from './routes/jobs.js';
+import { keyRoutes } from './routes/keys.js';
 import { Decision, ErrorBody, JobView } from './schemas.js';
 
 export interface ServerDeps {
   readonly jobs: JobService;
   readonly approvals: ApprovalService;
   readonly audit: AuditService;
+  readonly keys: KeyService;
   readonly authenticator: Authenticator;
   /** Largest accepted body in bytes (default 1 MiB). */
   readonly bodyLimit?: number;
@@ -84,6 +87,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   jobRoutes(app, deps.jobs);
   approvalRoutes(app, deps.approvals);
   auditRoutes(app, deps.audit);
+  keyRoutes(app, deps.keys);
   await app.ready();
   return app;
 }

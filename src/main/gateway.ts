@@ -54,6 +54,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     jobs,
     approvals,
     audit: new AuditService(store, nativeSha256),
+    keys,
     authenticator: config.dev ? devAuthenticator : keys,
     logger: config.logger ?? false,
   });

@@ -12,6 +12,7 @@ import { ApprovalService } from '../../src/app/approvals.js';
 import { AuditService } from '../../src/app/audit.js';
 import { devAuthenticator } from '../../src/app/dev-authenticator.js';
 import { JobService } from '../../src/app/jobs.js';
+import { KeyService } from '../../src/app/keys.js';
 import type { Principal } from '../../src/core/model/principal.js';
 import { compilePolicy } from '../../src/core/policy/index.js';
 import type { CompiledPolicy } from '../../src/core/policy/index.js';
@@ -56,12 +57,14 @@ export async function testServer(options: TestServerOptions = {}): Promise<Fasti
   opened.push(store);
   const policy = options.policy ?? seedPolicy;
   const clock = options.clock ?? systemClock;
-  const jobs = new JobService({ store, clock, ids: createRandomIds(), policy: () => policy });
+  const ids = createRandomIds();
+  const jobs = new JobService({ store, clock, ids, policy: () => policy });
   const approvals = new ApprovalService({ store, clock, jobs, policy: () => policy });
   return buildServer({
     jobs,
     approvals,
     audit: new AuditService(store, nativeSha256),
+    keys: new KeyService({ store, clock, ids, sha256: nativeSha256 }),
     authenticator: options.authenticator ?? devAuthenticator,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
   });
