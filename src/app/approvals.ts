@@ -76,11 +76,7 @@ export class ApprovalService {
   }
 
   async get(jobId: string, principal: Principal): Promise<ApprovalView> {
-    requireRole(principal, 'approver', 'admin');
-    const job = await this.deps.jobs.get(jobId, principal);
-    if (job.decision.type !== 'REQUIRE_APPROVAL')
-      throw new WardenError('WARDEN_NOT_FOUND', `job ${jobId} needs no approval`);
-    return this.view(job);
+    return this.view(await this.approvalJob(jobId, principal));
   }
 
   async resolve(
@@ -90,15 +86,8 @@ export class ApprovalService {
     note: string,
     seenHash?: string,
   ): Promise<ApprovalView> {
-    const current = await this.get(jobId, principal);
-    if (current.status !== 'PENDING') {
-      throw new WardenError(
-        'WARDEN_APPROVAL_RESOLVED',
-        `the approval is already ${current.status}`,
-        { status: current.status },
-      );
-    }
-    const job = await this.deps.jobs.get(jobId, principal);
+    const job = await this.approvalJob(jobId, principal);
+    if (job.state !== 'APPROVAL_REQUIRED') throw await this.alreadyResolved(job);
     const settings = this.settings(job);
     // Dev mode has a single user who both submits and approves.
     if (
@@ -125,7 +114,7 @@ export class ApprovalService {
       });
     }
     const now = this.deps.clock.now();
-    const expired = Date.parse(now) >= Date.parse(current.expires_at);
+    const expired = Date.parse(now) >= Date.parse(expiresAt(job, settings));
     const to = expired ? 'EXPIRED' : decision === 'approve' ? 'QUEUED' : 'REJECTED';
     const event = (type: string, data: unknown): UnsealedEvent => ({
       at: now,
@@ -158,17 +147,27 @@ export class ApprovalService {
       { state: to, updated_at: now },
       events,
     );
-    if (updated === null || expired) {
-      const latest = await this.get(jobId, principal);
-      throw new WardenError(
-        'WARDEN_APPROVAL_RESOLVED',
-        `the approval is already ${latest.status}`,
-        {
-          status: latest.status,
-        },
-      );
-    }
+    if (updated === null || expired)
+      throw await this.alreadyResolved(await this.approvalJob(jobId, principal));
     return this.view(updated);
+  }
+
+  /** The job behind an approval, visible to this approver; 404 for jobs that needed none. */
+  private async approvalJob(jobId: string, principal: Principal): Promise<JobRecord> {
+    requireRole(principal, 'approver', 'admin');
+    const job = await this.deps.jobs.get(jobId, principal);
+    if (job.decision.type !== 'REQUIRE_APPROVAL') {
+      throw new WardenError('WARDEN_NOT_FOUND', `job ${jobId} needs no approval`);
+    }
+    return job;
+  }
+
+  /** The 409 for a resolution that came too late, carrying the approval's current status. */
+  private async alreadyResolved(job: JobRecord): Promise<WardenError> {
+    const { status } = await this.view(job);
+    return new WardenError('WARDEN_APPROVAL_RESOLVED', `the approval is already ${status}`, {
+      status,
+    });
   }
 
   private settings(job: JobRecord): typeof DEFAULT_APPROVAL {
@@ -202,11 +201,15 @@ export class ApprovalService {
       reason: job.decision.reason,
       requested_by: job.principal,
       requested_at: job.created_at,
-      expires_at: new Date(Date.parse(job.created_at) + settings.timeout_sec * 1000).toISOString(),
+      expires_at: expiresAt(job, settings),
       quorum: settings.quorum,
       status,
       resolutions,
       ...(job.payload === undefined ? {} : { payload: job.payload }),
     };
   }
+}
+
+function expiresAt(job: JobRecord, settings: { readonly timeout_sec: number }): string {
+  return new Date(Date.parse(job.created_at) + settings.timeout_sec * 1000).toISOString();
 }

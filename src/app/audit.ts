@@ -7,7 +7,7 @@ import { ChainVerifier } from '../core/audit/chain.js';
 import type { AuditEvent, ChainVerification, Sha256 } from '../core/audit/chain.js';
 import { WardenError } from '../core/errors.js';
 import type { Principal } from '../core/model/principal.js';
-import { requireRole } from '../core/model/principal.js';
+import { requireRole, tenantFilter } from '../core/model/principal.js';
 import type { Store } from '../ports/store.js';
 
 export interface TimelineEvent {
@@ -49,7 +49,7 @@ export class AuditService {
     const events = await this.store.queryAudit({
       trace_id: traceId,
       limit: TRACE_LIMIT,
-      ...tenantScope(principal),
+      ...tenantFilter(principal),
     });
     if (events.length === 0)
       throw new WardenError('WARDEN_NOT_FOUND', `no events for trace ${traceId}`);
@@ -69,7 +69,7 @@ export class AuditService {
     const items = [
       ...(await this.store.queryAudit({
         limit: query.limit,
-        ...tenantScope(principal),
+        ...tenantFilter(principal),
         ...(query.type === undefined ? {} : { type: query.type }),
         ...(query.job_id === undefined ? {} : { job_id: query.job_id }),
         ...(query.cursor === undefined ? {} : { after_seq: query.cursor }),
@@ -95,8 +95,4 @@ export class AuditService {
       after = last.seq;
     }
   }
-}
-
-function tenantScope(principal: Principal): { tenant_id?: string } {
-  return principal.tenant === '*' ? {} : { tenant_id: principal.tenant };
 }

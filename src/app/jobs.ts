@@ -13,7 +13,7 @@ import { stateForDecision, traceIdFromTraceparent } from '../core/jobs/outcome.j
 import { canTransition, isTerminal } from '../core/jobs/states.js';
 import type { JobState } from '../core/jobs/states.js';
 import type { Principal } from '../core/model/principal.js';
-import { hasRole, inTenant } from '../core/model/principal.js';
+import { hasRole, inTenant, tenantFilter } from '../core/model/principal.js';
 import type { JobRequest } from '../core/model/request.js';
 import type { CompiledPolicy } from '../core/policy/index.js';
 import type { Clock } from '../ports/clock.js';
@@ -132,7 +132,7 @@ export class JobService {
     // Agents see only their own jobs, so filling a page may take several reads.
     for (;;) {
       const batch = await this.deps.store.listJobs({
-        ...(principal.tenant === '*' ? {} : { tenant_id: principal.tenant }),
+        ...tenantFilter(principal),
         ...(filter.state === undefined ? {} : { state: filter.state }),
         ...(filter.topic === undefined ? {} : { topic: filter.topic }),
         ...(after === undefined ? {} : { after }),

@@ -80,15 +80,13 @@ export class KeyService implements Authenticator {
 
   async list(actor: Principal): Promise<KeyView[]> {
     requireRole(actor, 'admin');
-    return (await this.deps.store.listKeys())
-      .filter((k) => actor.tenant === '*' || k.tenant === actor.tenant)
-      .map(view);
+    return (await this.deps.store.listKeys()).filter((k) => inTenant(actor, k.tenant)).map(view);
   }
 
   async revoke(actor: Principal, id: string): Promise<KeyView> {
     requireRole(actor, 'admin');
     const key = (await this.deps.store.listKeys()).find((k) => k.id === id);
-    if (key === undefined || !(actor.tenant === '*' || key.tenant === actor.tenant)) {
+    if (key === undefined || !inTenant(actor, key.tenant)) {
       throw new WardenError('WARDEN_NOT_FOUND', `no key ${id}`);
     }
     const now = this.deps.clock.now();

@@ -4,9 +4,10 @@
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
 import { nativeSha256 } from '../adapters/system/native-sha256.js';
 import { AuditService } from '../app/audit.js';
+import { openStore } from '../main/store-location.js';
+import type { StoreLocation } from '../main/store-location.js';
 import type { Principal } from '../core/model/principal.js';
 import { CliError, EXIT_FAILED, EXIT_OK } from './io.js';
 import type { CliIo } from './io.js';
@@ -15,14 +16,9 @@ import type { CliIo } from './io.js';
 const OPERATOR: Principal = { id: 'cli', tenant: '*', roles: ['auditor'] };
 const EXPORT_PAGE = 5000;
 
-function openStore(db: string): SqliteStore {
-  if (!db.startsWith('sqlite:')) throw new CliError(`unsupported --db "${db}": use sqlite:PATH`);
-  return new SqliteStore({ path: db.slice('sqlite:'.length) });
-}
-
 export async function auditVerifyCommand(
   io: CliIo,
-  options: { readonly db: string },
+  options: { readonly db: StoreLocation },
 ): Promise<number> {
   const store = openStore(options.db);
   try {
@@ -42,7 +38,7 @@ export async function auditVerifyCommand(
 
 export async function auditExportCommand(
   io: CliIo,
-  options: { readonly db: string; readonly to: string; readonly since?: string },
+  options: { readonly db: StoreLocation; readonly to: string; readonly since?: string },
 ): Promise<number> {
   if (options.since !== undefined && Number.isNaN(Date.parse(options.since))) {
     throw new CliError(`--since "${options.since}" is not an ISO-8601 time`);

@@ -2,20 +2,20 @@
  * `warden keys create|list|revoke`: manage API keys in the store file, as the local operator
  * (whoever can write the database file already controls the gateway).
  */
-import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
 import { nativeSha256 } from '../adapters/system/native-sha256.js';
 import { createRandomIds } from '../adapters/system/random-ids.js';
 import { systemClock } from '../adapters/system/system-clock.js';
 import { KeyService, SYSTEM_PRINCIPAL } from '../app/keys.js';
+import { openStore } from '../main/store-location.js';
+import type { StoreLocation } from '../main/store-location.js';
 import { WardenError } from '../core/errors.js';
 import { ROLES } from '../core/model/principal.js';
 import type { Role } from '../core/model/principal.js';
 import { CliError, EXIT_FAILED, EXIT_OK } from './io.js';
 import type { CliIo } from './io.js';
 
-async function withKeys<T>(db: string, run: (keys: KeyService) => Promise<T>): Promise<T> {
-  if (!db.startsWith('sqlite:')) throw new CliError(`unsupported --db "${db}": use sqlite:PATH`);
-  const store = new SqliteStore({ path: db.slice('sqlite:'.length) });
+async function withKeys<T>(db: StoreLocation, run: (keys: KeyService) => Promise<T>): Promise<T> {
+  const store = openStore(db);
   try {
     return await run(
       new KeyService({ store, clock: systemClock, ids: createRandomIds(), sha256: nativeSha256 }),
@@ -45,7 +45,7 @@ function parseRoles(text: string): Role[] {
 export async function keysCreateCommand(
   io: CliIo,
   options: {
-    readonly db: string;
+    readonly db: StoreLocation;
     readonly name: string;
     readonly tenant: string;
     readonly roles: string;
@@ -64,7 +64,7 @@ export async function keysCreateCommand(
 
 export async function keysListCommand(
   io: CliIo,
-  options: { readonly db: string },
+  options: { readonly db: StoreLocation },
 ): Promise<number> {
   const keys = await withKeys(options.db, (service) => service.list(SYSTEM_PRINCIPAL));
   for (const key of keys) {
@@ -78,7 +78,7 @@ export async function keysListCommand(
 export async function keysRevokeCommand(
   io: CliIo,
   id: string,
-  options: { readonly db: string },
+  options: { readonly db: StoreLocation },
 ): Promise<number> {
   const revoked = await withKeys(options.db, (keys) => keys.revoke(SYSTEM_PRINCIPAL, id));
   io.out(`revoked ${revoked.id}`);

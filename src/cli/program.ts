@@ -2,7 +2,9 @@
  * The `warden` command tree. Each verb lives in its own module and returns an exit code; this
  * file parses arguments and maps failures to messages. No side effects on import.
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseStoreLocation } from '../main/store-location.js';
+import type { StoreLocation } from '../main/store-location.js';
 import { auditExportCommand, auditVerifyCommand } from './audit-commands.js';
 import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './key-commands.js';
 import { serveCommand } from './serve-command.js';
@@ -15,6 +17,21 @@ import {
 } from './policy-commands.js';
 import { CliError, EXIT_USAGE, processIo } from './io.js';
 import type { CliIo } from './io.js';
+
+const DEFAULT_STORE = 'sqlite:.warden/warden.db';
+
+/** `--db`, parsed when the arguments are read, so a bad value is a usage error before any work. */
+function dbOption(): Option {
+  return new Option('--db <url>', 'store: sqlite:PATH')
+    .argParser((url: string) => {
+      try {
+        return parseStoreLocation(url);
+      } catch (error) {
+        throw new InvalidArgumentError((error as Error).message);
+      }
+    })
+    .default(parseStoreLocation(DEFAULT_STORE), DEFAULT_STORE);
+}
 
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   /** Wraps a verb: its result is the exit code; a CliError becomes a message and its code. */
@@ -85,21 +102,22 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
         diffCommand(io, oldPath, newPath, options),
       ),
     );
-  const dbOption = ['--db <url>', 'store: sqlite:PATH', 'sqlite:.warden/warden.db'] as const;
   const audit = program.command('audit').description('verify and export the audit trail');
   audit
     .command('verify')
     .description('check the hash chain; prints the first bad sequence number, exit 1 if broken')
-    .option(...dbOption)
-    .action(run((options: { db: string }) => auditVerifyCommand(io, options)));
+    .addOption(dbOption())
+    .action(run((options: { db: StoreLocation }) => auditVerifyCommand(io, options)));
   audit
     .command('export')
     .description('write audit events as JSON Lines')
     .requiredOption('--to <file>', 'output file (.jsonl)')
     .option('--since <iso>', 'only events at or after this time')
-    .option(...dbOption)
+    .addOption(dbOption())
     .action(
-      run((options: { db: string; to: string; since?: string }) => auditExportCommand(io, options)),
+      run((options: { db: StoreLocation; to: string; since?: string }) =>
+        auditExportCommand(io, options),
+      ),
     );
   const keys = program.command('keys').description('manage API keys in the store');
   keys
@@ -108,23 +126,25 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .requiredOption('--name <name>', 'what the key is for')
     .requiredOption('--tenant <tenant>', 'tenant id, or * for all tenants')
     .requiredOption('--roles <roles>', 'comma-separated: agent, worker, approver, admin, auditor')
-    .option(...dbOption)
+    .addOption(dbOption())
     .action(
-      run((options: { db: string; name: string; tenant: string; roles: string }) =>
+      run((options: { db: StoreLocation; name: string; tenant: string; roles: string }) =>
         keysCreateCommand(io, options),
       ),
     );
   keys
     .command('list')
     .description('list keys (never their secrets)')
-    .option(...dbOption)
-    .action(run((options: { db: string }) => keysListCommand(io, options)));
+    .addOption(dbOption())
+    .action(run((options: { db: StoreLocation }) => keysListCommand(io, options)));
   keys
     .command('revoke')
     .description('revoke a key by id')
     .argument('<id>', 'key id (key_...)')
-    .option(...dbOption)
-    .action(run((id: string, options: { db: string }) => keysRevokeCommand(io, id, options)));
+    .addOption(dbOption())
+    .action(
+      run((id: string, options: { db: StoreLocation }) => keysRevokeCommand(io, id, options)),
+    );
   program
     .command('serve')
     .description('run the gateway')
@@ -132,27 +152,23 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option('--policy <file>', 'policy YAML file', 'examples/policies/seed.yaml')
     .option('--port <port>', 'port to listen on', '8081')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option(...dbOption)
+    .addOption(dbOption())
     .option(
       '--synchronous <mode>',
       'SQLite durability: NORMAL (process crash) or FULL (power loss)',
     )
-    .action(async (options: Parameters<typeof serveCommand>[1]) => {
-      try {
+    .action(
+      run(async (options: Parameters<typeof serveCommand>[1]) => {
         const gateway = await serveCommand(io, options);
-        const stop = (): void => {
-          void gateway.close().then(() => {
-            setExit(0);
-          });
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      } catch (error) {
-        if (!(error instanceof CliError)) throw error;
-        io.err(`warden: ${error.message}`);
-        setExit(error.exitCode);
-      }
-    });
+        // Serve until asked to stop, then close cleanly: exit code 0.
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await gateway.close();
+        return 0;
+      }),
+    );
   return program;
 }
 

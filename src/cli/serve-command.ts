@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { startGateway } from '../main/gateway.js';
+import type { StoreLocation } from '../main/store-location.js';
 import { CliError, EXIT_USAGE } from './io.js';
 import type { CliIo } from './io.js';
 
@@ -12,7 +13,7 @@ export interface ServeOptions {
   readonly policy: string;
   readonly port: string;
   readonly host: string;
-  readonly db: string;
+  readonly db: StoreLocation;
   readonly synchronous?: string;
 }
 
@@ -45,7 +46,7 @@ export async function serveCommand(
   }
   const gateway = await startGateway({
     policyFile: options.policy,
-    db: options.db,
+    store: options.db,
     dev,
     ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
   });
@@ -60,6 +61,6 @@ export async function serveCommand(
     );
     io.out(`warden: ${gateway.bootstrapKey.key}`);
   }
-  io.out(`warden: listening on ${address} (policy ${options.policy}, store ${options.db})`);
+  io.out(`warden: listening on ${address} (policy ${options.policy}, store ${options.db.url})`);
   return gateway;
 }

@@ -4,7 +4,6 @@
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
 import { createRandomIds } from '../adapters/system/random-ids.js';
 import { nativeSha256 } from '../adapters/system/native-sha256.js';
 import { systemClock } from '../adapters/system/system-clock.js';
@@ -16,11 +15,12 @@ import { KeyService } from '../app/keys.js';
 import type { CreatedKey } from '../app/keys.js';
 import { compilePolicy } from '../core/policy/index.js';
 import { buildServer } from '../http/server.js';
+import { openStore } from './store-location.js';
+import type { StoreLocation } from './store-location.js';
 
 export interface GatewayConfig {
   readonly policyFile: string;
-  /** `sqlite:PATH` (the embedded default). */
-  readonly db: string;
+  readonly store: StoreLocation;
   readonly dev: boolean;
   readonly synchronous?: 'NORMAL' | 'FULL';
   readonly logger?: boolean | Record<string, unknown>;
@@ -34,17 +34,14 @@ export interface Gateway {
 }
 
 export async function startGateway(config: GatewayConfig): Promise<Gateway> {
-  if (!config.db.startsWith('sqlite:')) {
-    throw new Error(`unsupported --db "${config.db}": use sqlite:PATH`);
-  }
   // Loading the policy first means a broken policy stops the start before anything is opened.
   const policy = compilePolicy(readFileSync(config.policyFile, 'utf8'), {
     file: config.policyFile,
   });
-  const store = new SqliteStore({
-    path: config.db.slice('sqlite:'.length),
-    ...(config.synchronous === undefined ? {} : { synchronous: config.synchronous }),
-  });
+  const store = openStore(
+    config.store,
+    config.synchronous === undefined ? {} : { synchronous: config.synchronous },
+  );
   const ids = createRandomIds();
   const jobs = new JobService({ store, clock: systemClock, ids, policy: () => policy });
   const keys = new KeyService({ store, clock: systemClock, ids, sha256: nativeSha256 });

@@ -2,19 +2,14 @@
  * `warden audit verify|export` through the built binary, on a real database file.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { sampleJob } from '../conformance/store.js';
-
-const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { bin: { warden: string } };
-const BIN = resolve(pkg.bin.warden);
-const warden = (...args: string[]) =>
-  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+import { warden } from '../support/cli.js';
 
 async function databaseWithEvents(count: number): Promise<string> {
   const path = join(mkdtempSync(join(tmpdir(), 'warden-audit-cli-')), 'w.db');
@@ -41,14 +36,14 @@ describe('warden audit', () => {
   it('verify prints OK with the count, and the first bad seq after tampering (exit 1)', async () => {
     const path = await databaseWithEvents(6);
     const ok = warden('audit', 'verify', '--db', `sqlite:${path}`);
-    assert.equal(ok.status, 0);
+    assert.equal(ok.code, 0);
     assert.match(ok.stdout, /^OK: 6 events, chain intact$/m);
     const raw = new Database(path);
     raw.exec('DROP TRIGGER audit_no_delete');
     raw.prepare('DELETE FROM audit WHERE seq = 3').run();
     raw.close();
     const bad = warden('audit', 'verify', '--db', `sqlite:${path}`);
-    assert.equal(bad.status, 1);
+    assert.equal(bad.code, 1);
     assert.match(bad.stdout, /^BROKEN at seq 4: events 3\.\.3 are missing/m);
   });
 
@@ -56,7 +51,7 @@ describe('warden audit', () => {
     const path = await databaseWithEvents(4);
     const out = join(mkdtempSync(join(tmpdir(), 'warden-export-')), 'audit.jsonl');
     const all = warden('audit', 'export', '--db', `sqlite:${path}`, '--to', out);
-    assert.equal(all.status, 0, all.stderr);
+    assert.equal(all.code, 0, all.stderr);
     const lines = readFileSync(out, 'utf8').trim().split('\n');
     assert.deepEqual(
       lines.map((l) => (JSON.parse(l) as { seq: number }).seq),
@@ -74,8 +69,7 @@ describe('warden audit', () => {
     );
     assert.match(since.stdout, /exported 2 events/);
     assert.equal(
-      warden('audit', 'export', '--db', `sqlite:${path}`, '--to', out, '--since', 'yesterday')
-        .status,
+      warden('audit', 'export', '--db', `sqlite:${path}`, '--to', out, '--since', 'yesterday').code,
       2,
     );
   });

@@ -3,21 +3,16 @@
  * store's authenticator.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { nativeSha256 } from '../../src/adapters/system/native-sha256.js';
 import { createRandomIds } from '../../src/adapters/system/random-ids.js';
 import { systemClock } from '../../src/adapters/system/system-clock.js';
 import { KeyService } from '../../src/app/keys.js';
-
-const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { bin: { warden: string } };
-const BIN = resolve(pkg.bin.warden);
-const warden = (...args: string[]) =>
-  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+import { warden } from '../support/cli.js';
 
 describe('warden keys', () => {
   it('creates (secret printed once), lists without secrets, and revokes', async () => {
@@ -34,7 +29,7 @@ describe('warden keys', () => {
       '--db',
       db,
     );
-    assert.equal(created.status, 0, created.stderr);
+    assert.equal(created.code, 0, created.stderr);
     const [summary, secret] = created.stdout.trim().split('\n');
     const id = /^created (key_\S+) \(tenant acme, roles agent,auditor\)/.exec(summary ?? '')?.[1];
     assert.ok(id !== undefined, summary);
@@ -56,10 +51,10 @@ describe('warden keys', () => {
     const listed = warden('keys', 'list', '--db', db);
     assert.match(listed.stdout, new RegExp(`^${id}  acme  agent,auditor  ci  active$`, 'm'));
     assert.ok(!listed.stdout.includes(secret ?? '?'));
-    assert.equal(warden('keys', 'revoke', id, '--db', db).status, 0);
+    assert.equal(warden('keys', 'revoke', id, '--db', db).code, 0);
     assert.match(warden('keys', 'list', '--db', db).stdout, new RegExp(`^${id} .* revoked `, 'm'));
     assert.equal(await keys.authenticate(`Bearer ${secret ?? ''}`), null);
-    assert.equal(warden('keys', 'revoke', id, '--db', db).status, 1);
+    assert.equal(warden('keys', 'revoke', id, '--db', db).code, 1);
     await store.close();
   });
 
@@ -77,7 +72,7 @@ describe('warden keys', () => {
       '--db',
       db,
     );
-    assert.equal(result.status, 2);
+    assert.equal(result.code, 2);
     assert.match(result.stderr, /unknown: root/);
   });
 });

@@ -3,20 +3,13 @@
  * them. `npm test` builds first, so this exercises exactly what `npm ci` installs.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { warden } from '../support/cli.js';
 
-const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { bin: { warden: string } };
-const BIN = resolve(pkg.bin.warden);
 const SEED = 'examples/policies/seed.yaml';
-
-function warden(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 function tempFile(name: string, content: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'warden-cli-')), name);

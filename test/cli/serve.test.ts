@@ -3,16 +3,14 @@
  * stops on SIGTERM.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isLoopback } from '../../src/cli/serve-command.js';
-
-const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { bin: { warden: string } };
-const BIN = resolve(pkg.bin.warden);
+import { BIN, warden } from '../support/cli.js';
 
 /** Starts `warden serve` and resolves once it listens, with everything it printed so far. */
 async function startServe(
@@ -111,12 +109,8 @@ describe('warden serve', () => {
   });
 
   it('refuses dev mode on a non-loopback address', () => {
-    const result = spawnSync(
-      process.execPath,
-      [BIN, 'serve', '--dev', '--host', '0.0.0.0', '--port', '0'],
-      { encoding: 'utf8' },
-    );
-    assert.equal(result.status, 2);
+    const result = warden('serve', '--dev', '--host', '0.0.0.0', '--port', '0');
+    assert.equal(result.code, 2);
     assert.match(result.stderr, /only listens on loopback/);
   });
 

@@ -3,10 +3,9 @@
  * `warden policy test`, every validation case through `warden policy lint`, using the built binary.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   displayName,
@@ -15,20 +14,13 @@ import {
   loadCaseFile,
   loadValidationFile,
 } from './corpus.js';
-
-const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { bin: { warden: string } };
-const BIN = resolve(pkg.bin.warden);
-
-function warden(args: readonly string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { warden } from '../support/cli.js';
 
 describe('golden decision cases through `warden policy test`', () => {
   for (const file of findCaseFiles()) {
     it(displayName(file), () => {
       const expected = loadCaseFile(file).cases.length;
-      const { code, stdout, stderr } = warden(['policy', 'test', file]);
+      const { code, stdout, stderr } = warden('policy', 'test', file);
       assert.equal(
         stdout.trim().split('\n').at(-1),
         `${expected} passed, 0 failed`,
@@ -49,7 +41,7 @@ describe('golden validation cases through `warden policy lint`', () => {
   );
   for (const c of cases) writeFileSync(c.path, c.policy);
   // One process lints every file; each case then checks its own lines of the output.
-  const run = warden(['policy', 'lint', ...cases.map((c) => c.path)]);
+  const run = warden('policy', 'lint', ...cases.map((c) => c.path));
 
   it('exits 1 because every file is invalid', () => {
     assert.equal(run.code, 1);

@@ -38,24 +38,23 @@ export class GroupCommit {
   submit<T>(run: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => {
-          this.flush();
-        });
-      }
+      this.schedule();
+    });
+  }
+
+  /** Flushes on the next turn of the event loop, once, however many writes arrive meanwhile. */
+  private schedule(): void {
+    if (this.scheduled || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.flush();
     });
   }
 
   private flush(): void {
     const batch = this.queue.splice(0, this.maxBatch);
     this.scheduled = false;
-    if (this.queue.length > 0) {
-      this.scheduled = true;
-      setImmediate(() => {
-        this.flush();
-      });
-    }
+    this.schedule();
     const outcomes: Outcome[] = [];
     try {
       this.db

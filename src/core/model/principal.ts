@@ -23,6 +23,11 @@ export function inTenant(principal: Principal, tenant: string): boolean {
   return principal.tenant === '*' || principal.tenant === tenant;
 }
 
+/** The store filter that limits reads to what the principal's tenant may see. */
+export function tenantFilter(principal: Principal): { readonly tenant_id?: string } {
+  return principal.tenant === '*' ? {} : { tenant_id: principal.tenant };
+}
+
 /** Throws WARDEN_FORBIDDEN unless the principal holds one of the roles. */
 export function requireRole(principal: Principal, ...roles: readonly Role[]): void {
   if (!hasRole(principal, ...roles)) {

@@ -11,10 +11,11 @@ import { restrictiveness, wireDecision } from './combining.js';
 import { ConditionCompiler, regexProblem } from './conditions.js';
 import { isEmptyConstraints, mergeAll, normalizeConstraints } from './constraints.js';
 import { compileMatch, describeMismatch, runCondition, staticMismatch, Subject } from './match.js';
-import type { CompiledMatch, MatchField } from './match.js';
+import type { CompiledMatch } from './match.js';
 import { PolicyLoadError } from './problems.js';
 import { RuleIndex } from './rule-index.js';
-import type { PolicySpec, RuleSpec } from './spec.js';
+import { MATCH_FIELDS } from './spec.js';
+import type { MatchField, PolicySpec, RuleSpec } from './spec.js';
 import { validatePolicy } from './validate.js';
 import { parseYaml } from './yaml-source.js';
 
@@ -68,18 +69,7 @@ type Miss =
   | { readonly kind: 'throttle'; readonly count: number; readonly limit: number };
 
 const FIELD_MISSES = new Map<MatchField, Miss>(
-  (
-    [
-      'topics',
-      'tenants',
-      'agents',
-      'risk_levels',
-      'risk_tags',
-      'risk_tags_all',
-      'labels',
-      'when',
-    ] as const
-  ).map((field) => [field, { kind: 'field', field }]),
+  MATCH_FIELDS.map((field) => [field, { kind: 'field', field }]),
 );
 const UNLESS_MISS: Miss = { kind: 'unless' };
 

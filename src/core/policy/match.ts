@@ -8,17 +8,7 @@ import { DEFAULT_TENANT } from '../model/request.js';
 import type { Condition, ConditionCompiler, ConditionContext } from './conditions.js';
 import { compileGlob } from './glob.js';
 import type { Glob } from './glob.js';
-import type { MatchSpec } from './spec.js';
-
-export type MatchField =
-  | 'topics'
-  | 'tenants'
-  | 'agents'
-  | 'risk_levels'
-  | 'risk_tags'
-  | 'risk_tags_all'
-  | 'labels'
-  | 'when';
+import type { MatchField, MatchSpec } from './spec.js';
 
 export interface CompiledMatch {
   readonly spec: MatchSpec;

@@ -26,6 +26,19 @@ export type MatchRiskLevel = RiskLevel | 'unknown';
 /** Request fields a throttle window can be keyed by; `labels.<name>` is also accepted. */
 export const THROTTLE_KEY_FIELDS = ['tenant_id', 'agent_id', 'topic', 'principal'] as const;
 
+/** The fields of a `match:` or `unless:` block, in the order the reference documents them. */
+export const MATCH_FIELDS = [
+  'topics',
+  'tenants',
+  'agents',
+  'risk_tags',
+  'risk_tags_all',
+  'risk_levels',
+  'labels',
+  'when',
+] as const;
+export type MatchField = (typeof MATCH_FIELDS)[number];
+
 export interface MatchSpec {
   readonly topics?: readonly string[];
   readonly tenants?: readonly string[];

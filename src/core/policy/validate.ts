@@ -12,6 +12,7 @@ import {
   BUILTIN_SCANNERS,
   DEFAULT_APPROVAL,
   DEFAULT_DECISIONS,
+  MATCH_FIELDS,
   MATCH_RISK_LEVELS,
   OUTPUT_ACTIONS,
   RULE_DECISIONS,
@@ -50,16 +51,6 @@ const RULE_KEYS = [
   'constraints',
   'approval',
   'throttle',
-] as const;
-const MATCH_KEYS = [
-  'topics',
-  'tenants',
-  'agents',
-  'risk_tags',
-  'risk_tags_all',
-  'risk_levels',
-  'labels',
-  'when',
 ] as const;
 const APPROVAL_KEYS = ['timeout', 'quorum', 'approver_roles', 'allow_self_approval'] as const;
 const THROTTLE_KEYS = ['limit', 'window', 'key', 'retry_after_sec'] as const;
@@ -352,7 +343,7 @@ function validateMatch(
   path: string,
 ): MatchSpec | null {
   const before = reader.problems.length;
-  const fields = reader.map(node, path, MATCH_KEYS);
+  const fields = reader.map(node, path, MATCH_FIELDS);
   if (fields === null) return null;
   const match: Mutable<MatchSpec> = {};
   const topics = fields.get('topics');
