@@ -8,7 +8,9 @@
 import type { AuditEvent, UnsealedEvent } from '../core/audit/chain.js';
 import type { JobPatch, JobRecord } from '../core/jobs/job.js';
 import type { JobState } from '../core/jobs/states.js';
+import type { AgentRecord } from '../core/model/agent-profile.js';
 import type { ApiKeyRecord } from '../core/model/api-key.js';
+import type { NewPolicyActivation, PolicyActivation } from '../core/model/policy-activation.js';
 
 export type InsertOutcome =
   | { readonly kind: 'inserted'; readonly job: JobRecord }
@@ -31,6 +33,19 @@ export interface AuditQuery {
   readonly trace_id?: string;
   /** Events with seq strictly greater than this. */
   readonly after_seq?: number;
+  readonly limit: number;
+}
+
+export interface PolicyHistoryQuery {
+  /** Activations with seq strictly below this (newest first paging). */
+  readonly before_seq?: number;
+  readonly limit: number;
+}
+
+export interface AgentQuery {
+  readonly tenant_id?: string;
+  /** Agents strictly after this (tenant_id, agent_id) position. */
+  readonly after?: { readonly tenant_id: string; readonly agent_id: string };
   readonly limit: number;
 }
 
@@ -61,5 +76,21 @@ export interface Store {
   listKeys(): Promise<readonly ApiKeyRecord[]>;
   /** Marks a live key revoked; null when it does not exist or is already revoked. */
   revokeKey(id: string, at: string, events: readonly UnsealedEvent[]): Promise<ApiKeyRecord | null>;
+  /** Records an activation (with its audit events); the newest activation is the active policy. */
+  activatePolicy(
+    activation: NewPolicyActivation,
+    events: readonly UnsealedEvent[],
+  ): Promise<PolicyActivation>;
+  /** The newest activation, or null before the first. */
+  activePolicy(): Promise<PolicyActivation | null>;
+  /** The newest activation of a snapshot id. */
+  policyBySnapshot(snapshot: string): Promise<PolicyActivation | null>;
+  /** Newest first. */
+  listPolicyActivations(query: PolicyHistoryQuery): Promise<readonly PolicyActivation[]>;
+  /** Creates or replaces an agent's profile, with its audit events. */
+  putAgent(agent: AgentRecord, events: readonly UnsealedEvent[]): Promise<AgentRecord>;
+  getAgent(tenantId: string, agentId: string): Promise<AgentRecord | null>;
+  /** Ascending by (tenant_id, agent_id). */
+  listAgents(query: AgentQuery): Promise<readonly AgentRecord[]>;
   close(): Promise<void>;
 }

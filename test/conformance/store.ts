@@ -259,5 +259,75 @@ export function describeStoreConformance(adapter: string, open: StoreFactory): v
       assert.equal(await store.revokeKey('missing', AT, []), null);
       await assert.rejects(store.insertKey({ ...key, id: 'key_2' }, []));
     });
+
+    it('keeps the policy activation history, newest active, with its audit events', async () => {
+      const store = await fresh();
+      assert.equal(await store.activePolicy(), null);
+      const activation = (snapshot: string, origin: 'start' | 'api' | 'rollback') => ({
+        snapshot,
+        source: `version: v1 # ${snapshot}`,
+        origin,
+        author: 'admin-1',
+        message: `activate ${snapshot}`,
+        activated_at: AT,
+      });
+      const policyEvent = (snapshot: string): UnsealedEvent => ({
+        at: AT,
+        type: 'policy.activated',
+        tenant_id: '*',
+        trace_id: `policy-${snapshot}`,
+        job_id: null,
+        actor: 'admin-1',
+        data: { snapshot },
+      });
+      const first = await store.activatePolicy(activation('s1', 'start'), [policyEvent('s1')]);
+      const second = await store.activatePolicy(activation('s2', 'api'), [policyEvent('s2')]);
+      const third = await store.activatePolicy(activation('s1', 'rollback'), [policyEvent('s1')]);
+      assert.ok(first.seq < second.seq && second.seq < third.seq);
+      assert.deepEqual(await store.activePolicy(), third);
+      assert.deepEqual(await store.policyBySnapshot('s2'), second);
+      assert.deepEqual(await store.policyBySnapshot('s1'), third);
+      assert.equal(await store.policyBySnapshot('s3'), null);
+      assert.deepEqual(await store.listPolicyActivations({ limit: 2 }), [third, second]);
+      assert.deepEqual(await store.listPolicyActivations({ before_seq: second.seq, limit: 2 }), [
+        first,
+      ]);
+      assert.equal((await store.queryAudit({ type: 'policy.activated', limit: 10 })).length, 3);
+    });
+
+    it('stores agent profiles per tenant, replacing on put, paging in key order', async () => {
+      const store = await fresh();
+      const agent = (tenant_id: string, agent_id: string, risk: 'low' | 'high') => ({
+        tenant_id,
+        agent_id,
+        profile: { risk_level: risk, max_transaction_amount: 100 },
+        updated_at: AT,
+        updated_by: 'admin-1',
+      });
+      await store.putAgent(agent('acme', 'bot-b', 'low'), []);
+      await store.putAgent(agent('acme', 'bot-a', 'low'), []);
+      await store.putAgent(agent('globex', 'bot-a', 'high'), []);
+      const replaced = await store.putAgent(agent('acme', 'bot-b', 'high'), [
+        { ...decidedEvent(sampleJob(), 'agent.registered'), job_id: null },
+      ]);
+      assert.deepEqual(await store.getAgent('acme', 'bot-b'), replaced);
+      assert.equal(await store.getAgent('acme', 'bot-c'), null);
+      assert.equal((await store.getAgent('globex', 'bot-a'))?.profile.risk_level, 'high');
+      const ids = (agents: readonly { tenant_id: string; agent_id: string }[]) =>
+        agents.map((a) => `${a.tenant_id}/${a.agent_id}`);
+      assert.deepEqual(ids(await store.listAgents({ limit: 10 })), [
+        'acme/bot-a',
+        'acme/bot-b',
+        'globex/bot-a',
+      ]);
+      assert.deepEqual(ids(await store.listAgents({ tenant_id: 'acme', limit: 1 })), [
+        'acme/bot-a',
+      ]);
+      assert.deepEqual(
+        ids(await store.listAgents({ after: { tenant_id: 'acme', agent_id: 'bot-b' }, limit: 5 })),
+        ['globex/bot-a'],
+      );
+      assert.equal((await store.queryAudit({ type: 'agent.registered', limit: 10 })).length, 1);
+    });
   });
 }

@@ -78,4 +78,29 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    name: 'policy activations and agent profiles',
+    sql: `
+      CREATE TABLE policy_activations (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        snapshot TEXT NOT NULL,
+        source TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        author TEXT NOT NULL,
+        message TEXT NOT NULL,
+        activated_at TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX policy_activations_snapshot ON policy_activations (snapshot, seq);
+
+      CREATE TABLE agents (
+        tenant_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, agent_id)
+      ) STRICT;
+    `,
+  },
 ];

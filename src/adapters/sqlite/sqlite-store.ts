@@ -11,9 +11,19 @@ import type { AuditEvent, UnsealedEvent } from '../../core/audit/chain.js';
 import { WardenError } from '../../core/errors.js';
 import type { JobPatch, JobRecord } from '../../core/jobs/job.js';
 import type { JobState } from '../../core/jobs/states.js';
+import type { AgentRecord } from '../../core/model/agent-profile.js';
 import type { ApiKeyRecord } from '../../core/model/api-key.js';
+import type { NewPolicyActivation, PolicyActivation } from '../../core/model/policy-activation.js';
+import type { AgentProfile } from '../../core/model/request.js';
 import type { Role } from '../../core/model/principal.js';
-import type { AuditQuery, InsertOutcome, JobFilter, Store } from '../../ports/store.js';
+import type {
+  AgentQuery,
+  AuditQuery,
+  InsertOutcome,
+  JobFilter,
+  PolicyHistoryQuery,
+  Store,
+} from '../../ports/store.js';
 import { nativeSha256 } from '../system/native-sha256.js';
 import { GroupCommit } from './group-commit.js';
 import { MIGRATIONS } from './migrations.js';
@@ -128,6 +138,18 @@ function fromKeyRow(row: KeyRow): ApiKeyRecord {
   return { ...row, roles: JSON.parse(row.roles) as Role[] };
 }
 
+interface AgentRow {
+  tenant_id: string;
+  agent_id: string;
+  profile: string;
+  updated_at: string;
+  updated_by: string;
+}
+
+function fromAgentRow(row: AgentRow): AgentRecord {
+  return { ...row, profile: JSON.parse(row.profile) as AgentProfile };
+}
+
 function fromAuditRow(row: AuditRow): AuditEvent {
   return { ...row, data: JSON.parse(row.data) as unknown };
 }
@@ -142,6 +164,7 @@ export class SqliteStore implements Store {
     updateJob: Statement<[string, string, string, number, string, string]>;
     auditHead: Statement<[], { seq: number; hash: string }>;
     insertAudit: Statement<AuditRow>;
+    agentById: Statement<[string, string], AgentRow>;
   };
 
   constructor(options: SqliteStoreOptions) {
@@ -168,6 +191,7 @@ export class SqliteStore implements Store {
         `INSERT INTO audit VALUES (@seq, @at, @type, @tenant_id, @trace_id, @job_id, @actor, @data,
           @prev_hash, @hash)`,
       ),
+      agentById: this.db.prepare('SELECT * FROM agents WHERE tenant_id = ? AND agent_id = ?'),
     };
     this.commits = new GroupCommit(this.db, unavailable);
   }
@@ -304,6 +328,88 @@ export class SqliteStore implements Store {
       this.append(events);
       const row = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as KeyRow;
       return fromKeyRow(row);
+    });
+  }
+
+  activatePolicy(
+    activation: NewPolicyActivation,
+    events: readonly UnsealedEvent[],
+  ): Promise<PolicyActivation> {
+    return this.commits.submit(() => {
+      const { lastInsertRowid } = this.db
+        .prepare(
+          `INSERT INTO policy_activations (snapshot, source, origin, author, message, activated_at)
+            VALUES (@snapshot, @source, @origin, @author, @message, @activated_at)`,
+        )
+        .run(activation);
+      this.append(events);
+      return { seq: Number(lastInsertRowid), ...activation };
+    });
+  }
+
+  activePolicy(): Promise<PolicyActivation | null> {
+    return this.read(
+      () =>
+        (this.db.prepare('SELECT * FROM policy_activations ORDER BY seq DESC LIMIT 1').get() as
+          PolicyActivation | undefined) ?? null,
+    );
+  }
+
+  policyBySnapshot(snapshot: string): Promise<PolicyActivation | null> {
+    return this.read(
+      () =>
+        (this.db
+          .prepare(
+            'SELECT * FROM policy_activations WHERE snapshot = ? ORDER BY seq DESC LIMIT 1',
+          )
+          .get(snapshot) as PolicyActivation | undefined) ?? null,
+    );
+  }
+
+  listPolicyActivations(query: PolicyHistoryQuery): Promise<readonly PolicyActivation[]> {
+    return this.read(
+      () =>
+        this.db
+          .prepare('SELECT * FROM policy_activations WHERE seq < ? ORDER BY seq DESC LIMIT ?')
+          .all(query.before_seq ?? Number.MAX_SAFE_INTEGER, query.limit) as PolicyActivation[],
+    );
+  }
+
+  putAgent(agent: AgentRecord, events: readonly UnsealedEvent[]): Promise<AgentRecord> {
+    return this.commits.submit(() => {
+      this.db
+        .prepare(
+          `INSERT INTO agents VALUES (@tenant_id, @agent_id, @profile, @updated_at, @updated_by)
+            ON CONFLICT (tenant_id, agent_id) DO UPDATE SET profile = excluded.profile,
+              updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+        )
+        .run({ ...agent, profile: JSON.stringify(agent.profile) });
+      this.append(events);
+      return agent;
+    });
+  }
+
+  getAgent(tenantId: string, agentId: string): Promise<AgentRecord | null> {
+    return this.read(() => {
+      const row = this.statements.agentById.get(tenantId, agentId);
+      return row === undefined ? null : fromAgentRow(row);
+    });
+  }
+
+  listAgents(query: AgentQuery): Promise<readonly AgentRecord[]> {
+    return this.read(() => {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (query.tenant_id !== undefined) {
+        where.push('tenant_id = ?');
+        params.push(query.tenant_id);
+      }
+      if (query.after !== undefined) {
+        where.push('(tenant_id, agent_id) > (?, ?)');
+        params.push(query.after.tenant_id, query.after.agent_id);
+      }
+      const sql = `SELECT * FROM agents ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY tenant_id, agent_id LIMIT ?`;
+      return (this.db.prepare(sql).all(...params, query.limit) as AgentRow[]).map(fromAgentRow);
     });
   }
 
