@@ -17,6 +17,8 @@ import { RuleIndex } from './rule-index.js';
 import { MATCH_FIELDS } from './spec.js';
 import type { MatchField, PolicySpec, RuleSpec } from './spec.js';
 import { validatePolicy } from './validate.js';
+import { throttleKey } from '../throttle/windows.js';
+import type { ThrottleWindow } from '../throttle/windows.js';
 import { parseYaml } from './yaml-source.js';
 
 /** One rule's verdict in an explanation. */
@@ -42,6 +44,11 @@ export interface CompiledPolicy {
   /** Every rule, in file order, with whether it matched and why not. */
   explain(request: JobRequest, facts?: EvaluationFacts): Explanation;
   rule(id: string): RuleSpec | undefined;
+  /**
+   * The throttle windows a request falls into: every rule with a `throttle:` block whose match
+   * holds for the request, whatever its counter. The caller counts these requests.
+   */
+  throttleWindows(request: JobRequest, facts?: EvaluationFacts): readonly ThrottleWindow[];
 }
 
 export interface CompileOptions {
@@ -99,6 +106,7 @@ class Policy implements CompiledPolicy {
   private readonly index: RuleIndex;
   private readonly byId: ReadonlyMap<string, RuleSpec>;
   private readonly defaultDecision: Decision;
+  private readonly throttled: readonly CompiledRule[];
 
   constructor(
     readonly spec: PolicySpec,
@@ -116,6 +124,7 @@ class Policy implements CompiledPolicy {
       unless: rule.unless === undefined ? null : compileMatch(rule.unless, conditions),
       constraints: rule.constraints === undefined ? null : normalizeConstraints(rule.constraints),
     }));
+    this.throttled = this.rules.filter((rule) => rule.spec.throttle !== undefined);
     this.index = new RuleIndex(spec.rules.map((rule) => rule.match));
     this.byId = new Map(spec.rules.map((rule) => [rule.id, rule]));
     this.defaultDecision = Object.freeze({
@@ -176,6 +185,23 @@ class Policy implements CompiledPolicy {
     };
   }
 
+  throttleWindows(request: JobRequest, facts: EvaluationFacts = {}): readonly ThrottleWindow[] {
+    if (this.throttled.length === 0) return [];
+    const subject = subjectOf(request, facts);
+    const windows: ThrottleWindow[] = [];
+    for (const rule of this.throttled) {
+      const throttle = rule.spec.throttle;
+      if (throttle === undefined || this.matchMiss(rule, subject, []) !== null) continue;
+      windows.push({
+        rule_id: rule.spec.id,
+        key: throttleKey(throttle.key, request),
+        limit: throttle.limit,
+        window_sec: throttle.window_sec,
+      });
+    }
+    return windows;
+  }
+
   explain(request: JobRequest, facts: EvaluationFacts = {}): Explanation {
     const subject = subjectOf(request, facts);
     const rules = this.rules.map((rule): RuleExplanation => {
@@ -200,6 +226,18 @@ class Policy implements CompiledPolicy {
     facts: EvaluationFacts,
     diagnostics: Diagnostic[],
   ): Miss | null {
+    const miss = this.matchMiss(rule, subject, diagnostics);
+    if (miss !== null) return miss;
+    const throttle = rule.spec.throttle;
+    if (throttle !== undefined) {
+      const count = facts.counters?.[rule.spec.id] ?? 0;
+      if (count < throttle.limit) return { kind: 'throttle', count, limit: throttle.limit };
+    }
+    return null;
+  }
+
+  /** Whether the rule's match holds and its exception does not, counters aside. */
+  private matchMiss(rule: CompiledRule, subject: Subject, diagnostics: Diagnostic[]): Miss | null {
     const mismatch = staticMismatch(rule.match, subject);
     if (mismatch !== null) return fieldMiss(mismatch);
     if (rule.match.when !== null) {
@@ -213,11 +251,6 @@ class Policy implements CompiledPolicy {
     }
     if (rule.unless !== null && this.unlessHolds(rule, rule.unless, subject, diagnostics)) {
       return UNLESS_MISS;
-    }
-    const throttle = rule.spec.throttle;
-    if (throttle !== undefined) {
-      const count = facts.counters?.[rule.spec.id] ?? 0;
-      if (count < throttle.limit) return { kind: 'throttle', count, limit: throttle.limit };
     }
     return null;
   }
