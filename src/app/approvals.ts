@@ -141,7 +141,7 @@ export class ApprovalService {
             reason: `${decision}d by ${principal.id}`,
           }),
         ];
-    const updated = await this.deps.store.updateJob(
+    const updated = await this.deps.jobs.transition(
       jobId,
       ['APPROVAL_REQUIRED'],
       { state: to, updated_at: now },

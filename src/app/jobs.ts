@@ -13,19 +13,35 @@ import { stateForDecision, traceIdFromTraceparent } from '../core/jobs/outcome.j
 import { canTransition, isTerminal } from '../core/jobs/states.js';
 import type { JobState } from '../core/jobs/states.js';
 import type { Principal } from '../core/model/principal.js';
-import { hasRole, inTenant, tenantFilter } from '../core/model/principal.js';
+import { hasRole, inTenant, requireRole, tenantFilter } from '../core/model/principal.js';
 import type { JobRequest } from '../core/model/request.js';
-import type { CompiledPolicy } from '../core/policy/index.js';
+import type { Explanation } from '../core/policy/index.js';
+import type { JobPatch } from '../core/jobs/job.js';
+import type { Decision } from '../core/model/decision.js';
 import type { Clock } from '../ports/clock.js';
 import type { Ids } from '../ports/ids.js';
 import type { Store } from '../ports/store.js';
+import type { Decider } from './decider.js';
+import type { JobChanges } from './job-changes.js';
 
 export interface JobServiceDeps {
   readonly store: Store;
   readonly clock: Clock;
   readonly ids: Ids;
-  /** The active policy at the time of the call. */
-  readonly policy: () => CompiledPolicy;
+  readonly decider: Decider;
+  readonly changes: JobChanges;
+}
+
+/** Longest long-poll a caller may ask for. */
+export const MAX_WAIT_SEC = 60;
+/** A long-poll re-reads the job at least this often, to see changes made by other replicas. */
+const POLL_SLICE_MS = 1000;
+
+/** What a dry-run evaluation returns: the decision a submit would get now, nothing recorded. */
+export interface Preview {
+  readonly decision: Decision;
+  readonly job_hash: string;
+  readonly explanation?: Explanation;
 }
 
 /** What a caller submits: the request fields of §3; `principal` comes from authentication. */
@@ -50,17 +66,10 @@ export class JobService {
     principal: Principal,
     traceparent?: string,
   ): Promise<SubmitResult> {
-    const tenant = input.tenant_id ?? (principal.tenant === '*' ? 'default' : principal.tenant);
-    if (!inTenant(principal, tenant)) {
-      throw new WardenError(
-        'WARDEN_FORBIDDEN',
-        `this key cannot submit jobs for tenant "${tenant}"`,
-      );
-    }
-    const request: JobRequest = { ...input, tenant_id: tenant, principal: principal.id };
+    const request = this.requestFor(input, principal);
+    const tenant = request.tenant_id ?? 'default';
     const now = this.deps.clock.now();
-    const policy = this.deps.policy();
-    const decision = policy.evaluate(request, { now });
+    const { decision } = await this.deps.decider.decide(request, now, true);
     const job: JobRecord = {
       job_id: this.deps.ids.jobId(),
       tenant_id: tenant,
@@ -111,11 +120,54 @@ export class JobService {
     return { created: false, job: outcome.job };
   }
 
+  /** The decision a submit would get now (and why, with `explain`); records nothing. */
+  async preview(input: SubmitInput, principal: Principal, explain: boolean): Promise<Preview> {
+    requireRole(principal, 'agent', 'admin');
+    const request = this.requestFor(input, principal);
+    const now = this.deps.clock.now();
+    const job_hash = jobHash(request);
+    if (explain) {
+      const explanation = await this.deps.decider.explain(request, now);
+      return { decision: explanation.decision, job_hash, explanation };
+    }
+    const { decision } = await this.deps.decider.decide(request, now, false);
+    return { decision, job_hash };
+  }
+
   /** A job the principal may see; other tenants' jobs and agents' foreign jobs are not found. */
   async get(jobId: string, principal: Principal): Promise<JobRecord> {
     const job = await this.deps.store.getJob(jobId);
     if (job === null || !canRead(principal, job)) throw notFound(jobId);
     return job;
+  }
+
+  /**
+   * Long-poll: the job once it is terminal, or as it is when `waitSec` has passed (or the server
+   * is shutting down). The caller tells the two apart by the state.
+   */
+  async waitForTerminal(jobId: string, principal: Principal, waitSec: number): Promise<JobRecord> {
+    const deadline = Date.now() + Math.min(waitSec, MAX_WAIT_SEC) * 1000;
+    for (;;) {
+      const job = await this.get(jobId, principal);
+      const remaining = deadline - Date.now();
+      if (isTerminal(job.state) || remaining <= 0 || this.deps.changes.isClosed) return job;
+      await this.deps.changes.next(jobId, Math.min(remaining, POLL_SLICE_MS));
+    }
+  }
+
+  /**
+   * The one way a stored job changes state: compare-and-set in the store with its audit events,
+   * then wake whoever waits on the job. Null when the job was not in one of `from`.
+   */
+  async transition(
+    jobId: string,
+    from: readonly JobState[],
+    patch: JobPatch,
+    events: readonly UnsealedEvent[],
+  ): Promise<JobRecord | null> {
+    const updated = await this.deps.store.updateJob(jobId, from, patch, events);
+    if (updated !== null) this.deps.changes.notify(jobId);
+    return updated;
   }
 
   async list(
@@ -164,7 +216,7 @@ export class JobService {
       );
     }
     const now = this.deps.clock.now();
-    const cancelled = await this.deps.store.updateJob(
+    const cancelled = await this.transition(
       jobId,
       [job.state],
       { state: 'CANCELLED', updated_at: now },
@@ -188,6 +240,18 @@ export class JobService {
       });
     }
     return cancelled;
+  }
+
+  /** The request as the engine sees it: tenant resolved and allowed, principal from the key. */
+  private requestFor(input: SubmitInput, principal: Principal): JobRequest {
+    const tenant = input.tenant_id ?? (principal.tenant === '*' ? 'default' : principal.tenant);
+    if (!inTenant(principal, tenant)) {
+      throw new WardenError(
+        'WARDEN_FORBIDDEN',
+        `this key cannot submit jobs for tenant "${tenant}"`,
+      );
+    }
+    return { ...input, tenant_id: tenant, principal: principal.id };
   }
 }
 

@@ -86,6 +86,19 @@ export const JobView = Type.Object(
   { $id: 'Job' },
 );
 
+export const JobGetQuery = Type.Object(
+  {
+    wait_for: Type.Optional(
+      Type.Literal('terminal', { description: 'Long-poll until the job reaches a terminal state' }),
+    ),
+    wait: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 60, description: 'Longest wait in seconds' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type JobGetQuery = Static<typeof JobGetQuery>;
+
 export const JobParams = Type.Object({ job_id: Type.String({ minLength: 1, maxLength: 64 }) });
 export type JobParams = Static<typeof JobParams>;
 

@@ -7,17 +7,21 @@ import swaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
+import type { AgentService } from '../app/agents.js';
 import type { ApprovalService } from '../app/approvals.js';
 import type { AuditService } from '../app/audit.js';
 import type { JobService } from '../app/jobs.js';
 import type { KeyService } from '../app/keys.js';
+import type { PolicyService } from '../app/policy.js';
 import type { Authenticator } from '../ports/authenticator.js';
 import { installAuthentication } from './auth.js';
 import { installErrorHandling } from './error-handler.js';
+import { agentRoutes } from './routes/agents.js';
 import { approvalRoutes } from './routes/approvals.js';
 import { auditRoutes } from './routes/audit.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
+import { policyRoutes } from './routes/policy.js';
 import { Decision, ErrorBody, JobView } from './schemas.js';
 
 export interface ServerDeps {
@@ -25,11 +29,20 @@ export interface ServerDeps {
   readonly approvals: ApprovalService;
   readonly audit: AuditService;
   readonly keys: KeyService;
+  readonly policy: PolicyService;
+  readonly agents: AgentService;
   readonly authenticator: Authenticator;
+  /** The Prometheus exposition served at `/metrics`. */
+  readonly metrics: MetricsEndpoint;
   /** Largest accepted body in bytes (default 1 MiB). */
   readonly bodyLimit?: number;
   /** Pino logger options, or false for none. */
   readonly logger?: boolean | Record<string, unknown>;
+}
+
+export interface MetricsEndpoint {
+  text(): Promise<string>;
+  readonly contentType: string;
 }
 
 /**
@@ -83,11 +96,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   app.get('/healthz', { schema: { hide: true } }, () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, () => ({ status: 'ready' }));
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type(deps.metrics.contentType).send(await deps.metrics.text()),
+  );
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
   jobRoutes(app, deps.jobs);
   approvalRoutes(app, deps.approvals);
   auditRoutes(app, deps.audit);
   keyRoutes(app, deps.keys);
+  policyRoutes(app, deps.policy, deps.jobs);
+  agentRoutes(app, deps.agents);
   await app.ready();
   return app;
 }

@@ -4,17 +4,16 @@
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { createPrometheusMetrics } from '../adapters/metrics/prometheus.js';
 import { createRandomIds } from '../adapters/system/random-ids.js';
 import { nativeSha256 } from '../adapters/system/native-sha256.js';
 import { systemClock } from '../adapters/system/system-clock.js';
-import { ApprovalService } from '../app/approvals.js';
-import { AuditService } from '../app/audit.js';
 import { devAuthenticator } from '../app/dev-authenticator.js';
-import { JobService } from '../app/jobs.js';
-import { KeyService } from '../app/keys.js';
 import type { CreatedKey } from '../app/keys.js';
-import { compilePolicy } from '../core/policy/index.js';
+import { SYSTEM_PRINCIPAL } from '../app/keys.js';
 import { buildServer } from '../http/server.js';
+import { watchPolicyFile } from './policy-watch.js';
+import { createServices } from './services.js';
 import { openStore } from './store-location.js';
 import type { StoreLocation } from './store-location.js';
 
@@ -23,6 +22,10 @@ export interface GatewayConfig {
   readonly store: StoreLocation;
   readonly dev: boolean;
   readonly synchronous?: 'NORMAL' | 'FULL';
+  /** Reload the policy when its file changes (default true). */
+  readonly watchPolicy?: boolean;
+  /** Told about each hot reload of the policy file, accepted or refused. */
+  readonly onPolicyReload?: (message: string) => void;
   readonly logger?: boolean | Record<string, unknown>;
 }
 
@@ -34,31 +37,49 @@ export interface Gateway {
 }
 
 export async function startGateway(config: GatewayConfig): Promise<Gateway> {
-  // Loading the policy first means a broken policy stops the start before anything is opened.
-  const policy = compilePolicy(readFileSync(config.policyFile, 'utf8'), {
-    file: config.policyFile,
+  // Reading the policy first means a missing file stops the start before anything is opened.
+  const source = readFileSync(config.policyFile, 'utf8');
+  const metrics = createPrometheusMetrics();
+  const store = openStore(config.store, {
+    ...(config.synchronous === undefined ? {} : { synchronous: config.synchronous }),
+    onWriteFailure: () => {
+      metrics.auditAppendFailed();
+    },
   });
-  const store = openStore(
-    config.store,
-    config.synchronous === undefined ? {} : { synchronous: config.synchronous },
-  );
-  const ids = createRandomIds();
-  const jobs = new JobService({ store, clock: systemClock, ids, policy: () => policy });
-  const keys = new KeyService({ store, clock: systemClock, ids, sha256: nativeSha256 });
-  const bootstrapKey = config.dev ? null : await keys.bootstrap();
-  const approvals = new ApprovalService({ store, clock: systemClock, jobs, policy: () => policy });
+  let services;
+  try {
+    services = await createServices({
+      store,
+      clock: systemClock,
+      ids: createRandomIds(),
+      sha256: nativeSha256,
+      metrics,
+      policy: { source, file: config.policyFile, author: SYSTEM_PRINCIPAL.id },
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const bootstrapKey = config.dev ? null : await services.keys.bootstrap();
   const server = await buildServer({
-    jobs,
-    approvals,
-    audit: new AuditService(store, nativeSha256),
-    keys,
-    authenticator: config.dev ? devAuthenticator : keys,
+    ...services,
+    authenticator: config.dev ? devAuthenticator : services.keys,
+    metrics: { text: () => metrics.text(), contentType: metrics.contentType },
     logger: config.logger ?? false,
   });
+  const watcher =
+    config.watchPolicy === false
+      ? null
+      : watchPolicyFile(config.policyFile, services.policy, (message) => {
+          server.log.info(message);
+          config.onPolicyReload?.(message);
+        });
   return {
     server,
     bootstrapKey,
     async close() {
+      watcher?.close();
+      services.changes.close();
       await server.close();
       await store.close();
     },

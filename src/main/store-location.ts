@@ -3,6 +3,7 @@
  * gateway accept the same forms.
  */
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
+import type { SqliteStoreOptions } from '../adapters/sqlite/sqlite-store.js';
 
 export interface StoreLocation {
   readonly kind: 'sqlite';
@@ -21,7 +22,7 @@ export function parseStoreLocation(url: string): StoreLocation {
 
 export function openStore(
   location: StoreLocation,
-  options: { readonly synchronous?: 'NORMAL' | 'FULL' } = {},
+  options: Omit<SqliteStoreOptions, 'path'> = {},
 ): SqliteStore {
   return new SqliteStore({ path: location.path, ...options });
 }

@@ -8,6 +8,10 @@ import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { createRandomIds } from '../../src/adapters/system/random-ids.js';
+import { Decider } from '../../src/app/decider.js';
+import { JobChanges } from '../../src/app/job-changes.js';
+import { NO_METRICS } from '../../src/ports/metrics.js';
+import { ThrottleLog } from '../../src/core/throttle/windows.js';
 import { JobService } from '../../src/app/jobs.js';
 import { verifyChain } from '../../src/core/audit/chain.js';
 import { WardenError } from '../../src/core/errors.js';
@@ -45,7 +49,13 @@ function service(
       store,
       clock: { now: () => now },
       ids: createRandomIds(),
-      policy: () => policy,
+      decider: new Decider({
+        store,
+        policy: () => policy,
+        throttles: new ThrottleLog(),
+        metrics: NO_METRICS,
+      }),
+      changes: new JobChanges(),
     }),
     store,
   };

@@ -103,9 +103,10 @@ describe('GET /api/v1/audit', () => {
       items: { seq: number }[];
       next_cursor: string;
     }>();
+    // seq 1 is the start's policy activation, an event of no tenant: acme's auditor never sees it.
     assert.deepEqual(
       page1.items.map((e) => e.seq),
-      [1, 2, 3, 4],
+      [2, 3, 4, 5],
     );
     const page2 = (
       await app.inject({
@@ -116,7 +117,7 @@ describe('GET /api/v1/audit', () => {
     ).json<{ items: { seq: number }[]; next_cursor: string | null }>();
     assert.deepEqual(
       page2.items.map((e) => e.seq),
-      [5, 6, 7, 8, 9],
+      [6, 7, 8, 9, 10],
     );
     assert.equal(page2.next_cursor, null);
     const decided = (
@@ -154,9 +155,10 @@ describe('GET /api/v1/audit/verify', () => {
         payload: { topic: 'job.mcp-bridge.read.x' },
       });
     const ok = await app.inject({ method: 'GET', url: '/api/v1/audit/verify' });
+    // Three events per job, after the start's policy activation.
     assert.deepEqual(ok.json(), {
       ok: true,
-      count: 12,
+      count: 13,
       first_bad_seq: null,
       reason: 'chain intact',
     });

@@ -4,23 +4,24 @@
 import { readFileSync } from 'node:fs';
 import { after } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { createPrometheusMetrics } from '../../src/adapters/metrics/prometheus.js';
+import type { PrometheusMetrics } from '../../src/adapters/metrics/prometheus.js';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { createRandomIds } from '../../src/adapters/system/random-ids.js';
 import { nativeSha256 } from '../../src/adapters/system/native-sha256.js';
 import { systemClock } from '../../src/adapters/system/system-clock.js';
-import { ApprovalService } from '../../src/app/approvals.js';
-import { AuditService } from '../../src/app/audit.js';
 import { devAuthenticator } from '../../src/app/dev-authenticator.js';
-import { JobService } from '../../src/app/jobs.js';
-import { KeyService } from '../../src/app/keys.js';
 import type { Principal } from '../../src/core/model/principal.js';
 import { compilePolicy } from '../../src/core/policy/index.js';
-import type { CompiledPolicy } from '../../src/core/policy/index.js';
 import type { Authenticator } from '../../src/ports/authenticator.js';
 import type { Clock } from '../../src/ports/clock.js';
 import { buildServer } from '../../src/http/server.js';
+import { createServices } from '../../src/main/services.js';
+import type { Services } from '../../src/main/services.js';
 
-export const seedPolicy = compilePolicy(readFileSync('examples/policies/seed.yaml', 'utf8'));
+export const SEED_POLICY_FILE = 'examples/policies/seed.yaml';
+export const seedSource = readFileSync(SEED_POLICY_FILE, 'utf8');
+export const seedPolicy = compilePolicy(seedSource);
 
 /** Fixed bearer tokens for role and tenant tests (`Bearer <id>`). */
 const PRINCIPALS: readonly Principal[] = [
@@ -31,6 +32,10 @@ const PRINCIPALS: readonly Principal[] = [
   { id: 'auditor-acme', tenant: 'acme', roles: ['auditor'] },
   { id: 'worker-acme', tenant: 'acme', roles: ['worker'] },
   { id: 'approver-globex', tenant: 'globex', roles: ['approver'] },
+  { id: 'agent-globex', tenant: 'globex', roles: ['agent'] },
+  { id: 'admin-acme', tenant: 'acme', roles: ['admin'] },
+  { id: 'admin-all', tenant: '*', roles: ['admin'] },
+  { id: 'auditor-all', tenant: '*', roles: ['auditor'] },
 ];
 export const tokenAuthenticator: Authenticator = {
   authenticate: (header) =>
@@ -38,34 +43,64 @@ export const tokenAuthenticator: Authenticator = {
 };
 export const as = (id: string): { authorization: string } => ({ authorization: `Bearer ${id}` });
 
-const opened: SqliteStore[] = [];
+const opened: { close(): Promise<void> }[] = [];
 after(async () => {
-  for (const store of opened) await store.close();
+  for (const resource of opened) await resource.close();
 });
 
 export interface TestServerOptions {
   readonly authenticator?: Authenticator;
-  readonly policy?: CompiledPolicy;
+  /** Policy YAML; the seed policy by default. */
+  readonly policySource?: string;
   readonly clock?: Clock;
   readonly bodyLimit?: number;
   /** A database file, for tests that reach into it; in-memory by default. */
   readonly dbPath?: string;
+  /** Busy timeout of the store, for tests that lock the database. */
+  readonly busyTimeoutMs?: number;
+}
+
+export interface TestGateway {
+  readonly app: FastifyInstance;
+  readonly services: Services;
+  readonly store: SqliteStore;
+  readonly metrics: PrometheusMetrics;
+}
+
+/** The full gateway (services and HTTP) over a fresh store, closed after the test file. */
+export async function testGateway(options: TestServerOptions = {}): Promise<TestGateway> {
+  const metrics = createPrometheusMetrics({ defaultMetrics: false });
+  const store = new SqliteStore({
+    path: options.dbPath ?? ':memory:',
+    ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+    onWriteFailure: () => {
+      metrics.auditAppendFailed();
+    },
+  });
+  opened.push(store);
+  const services = await createServices({
+    store,
+    clock: options.clock ?? systemClock,
+    ids: createRandomIds(),
+    sha256: nativeSha256,
+    metrics,
+    policy: { source: options.policySource ?? seedSource, file: 'policy.yaml', author: 'system' },
+  });
+  const app = await buildServer({
+    ...services,
+    authenticator: options.authenticator ?? devAuthenticator,
+    metrics,
+    ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+  });
+  opened.unshift({
+    close: async () => {
+      services.changes.close();
+      await app.close();
+    },
+  });
+  return { app, services, store, metrics };
 }
 
 export async function testServer(options: TestServerOptions = {}): Promise<FastifyInstance> {
-  const store = new SqliteStore({ path: options.dbPath ?? ':memory:' });
-  opened.push(store);
-  const policy = options.policy ?? seedPolicy;
-  const clock = options.clock ?? systemClock;
-  const ids = createRandomIds();
-  const jobs = new JobService({ store, clock, ids, policy: () => policy });
-  const approvals = new ApprovalService({ store, clock, jobs, policy: () => policy });
-  return buildServer({
-    jobs,
-    approvals,
-    audit: new AuditService(store, nativeSha256),
-    keys: new KeyService({ store, clock, ids, sha256: nativeSha256 }),
-    authenticator: options.authenticator ?? devAuthenticator,
-    ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
-  });
+  return (await testGateway(options)).app;
 }

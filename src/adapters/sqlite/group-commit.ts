@@ -26,6 +26,8 @@ export class GroupCommit {
     private readonly db: Database,
     /** Turns a failed commit into the error every operation of the batch is rejected with. */
     private readonly commitFailure: (error: unknown) => Error,
+    /** Turns one operation's failure into the error it is rejected with. */
+    private readonly operationFailure: (error: unknown) => unknown,
     /** Upper bound on operations per transaction, so one commit never grows without limit. */
     private readonly maxBatch = 512,
   ) {}
@@ -64,14 +66,13 @@ export class GroupCommit {
               // A nested transaction is a savepoint: a throwing operation undoes only itself.
               outcomes.push({ ok: true, value: this.db.transaction(op.run)() });
             } catch (error) {
-              outcomes.push({ ok: false, error });
+              outcomes.push({ ok: false, error: this.operationFailure(error) });
             }
           }
         })
         .immediate();
     } catch (error) {
-      const failure = this.commitFailure(error);
-      for (const op of batch) op.reject(failure);
+      for (const op of batch) op.reject(this.commitFailure(error));
       return;
     }
     this.committed += 1;

@@ -33,8 +33,13 @@ export interface SqliteStoreOptions {
   readonly path: string;
   /** `NORMAL` (default) survives a process crash; `FULL` also survives power loss. */
   readonly synchronous?: 'NORMAL' | 'FULL';
-  /** How long a write waits for a lock held by another connection before failing (default 5 s). */
+  /**
+   * How long a write waits for a lock held by another connection before failing (default 1 s).
+   * The wait blocks the event loop, so it is kept short: a locked store answers 503 quickly.
+   */
   readonly busyTimeoutMs?: number;
+  /** Called for every write that fails; each write carries audit events, so none was appended. */
+  readonly onWriteFailure?: () => void;
 }
 
 interface JobRow {
@@ -172,7 +177,7 @@ export class SqliteStore implements Store {
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
-    this.db.pragma(`busy_timeout = ${String(options.busyTimeoutMs ?? 5000)}`);
+    this.db.pragma(`busy_timeout = ${String(options.busyTimeoutMs ?? 1000)}`);
     this.db.pragma('foreign_keys = ON');
     migrate(this.db);
     this.statements = {
@@ -193,7 +198,19 @@ export class SqliteStore implements Store {
       ),
       agentById: this.db.prepare('SELECT * FROM agents WHERE tenant_id = ? AND agent_id = ?'),
     };
-    this.commits = new GroupCommit(this.db, unavailable);
+    const onWriteFailure = options.onWriteFailure ?? (() => undefined);
+    this.commits = new GroupCommit(
+      this.db,
+      (error) => {
+        onWriteFailure();
+        return unavailable(error);
+      },
+      (error) => {
+        onWriteFailure();
+        // Domain errors raised by an operation pass through; storage errors mean "unavailable".
+        return error instanceof WardenError ? error : unavailable(error);
+      },
+    );
   }
 
   /** Write transactions committed since open: with group commit, fewer than writes. */
@@ -359,9 +376,7 @@ export class SqliteStore implements Store {
     return this.read(
       () =>
         (this.db
-          .prepare(
-            'SELECT * FROM policy_activations WHERE snapshot = ? ORDER BY seq DESC LIMIT 1',
-          )
+          .prepare('SELECT * FROM policy_activations WHERE snapshot = ? ORDER BY seq DESC LIMIT 1')
           .get(snapshot) as PolicyActivation | undefined) ?? null,
     );
   }

@@ -7,6 +7,7 @@ import type { JobService } from '../../app/jobs.js';
 import type { JobRecord } from '../../core/jobs/job.js';
 import {
   ErrorBody,
+  JobGetQuery,
   JobList,
   JobListQuery,
   JobParams,
@@ -51,19 +52,27 @@ export function jobRoutes(app: FastifyInstance, jobs: JobService): void {
     },
   );
 
-  app.get<{ Params: JobParams }>(
+  app.get<{ Params: JobParams; Querystring: JobGetQuery }>(
     '/api/v1/jobs/:job_id',
     {
       schema: {
         summary: 'One job: state, decision, constraints',
+        description:
+          'With `wait_for=terminal&wait=N`, answers once the job is terminal or after N seconds, ' +
+          'whichever comes first; the state tells which.',
         tags: ['jobs'],
         params: JobParams,
+        querystring: JobGetQuery,
         response: { 200: JobView, '4xx': ErrorBody, '5xx': ErrorBody },
       },
     },
     async (request) => {
       const principal = principalOf(request);
       requireRole(principal, 'agent', 'approver', 'auditor', 'admin');
+      const { wait_for: waitFor, wait } = request.query;
+      if (waitFor === 'terminal' && wait !== undefined && wait > 0) {
+        return jobs.waitForTerminal(request.params.job_id, principal, wait);
+      }
       return jobs.get(request.params.job_id, principal);
     },
   );

@@ -1,0 +1,101 @@
+/**
+ * Prometheus metrics (§14) with prom-client, on a registry of their own so several gateways (and
+ * tests) in one process never share counters.
+ *
+ * Agent names and topics come from requests, so each is capped at a number of distinct values;
+ * later values are reported as `other`, which keeps every label bounded whatever agents send.
+ */
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { DecisionReport, Metrics } from '../../ports/metrics.js';
+
+const DISTINCT_LABEL_VALUES = 1000;
+const OVERFLOW = 'other';
+
+/** Passes label values through until `limit` distinct ones were seen, then maps new ones to `other`. */
+class BoundedLabel {
+  private readonly seen = new Set<string>();
+  constructor(private readonly limit: number) {}
+
+  value(raw: string): string {
+    if (this.seen.has(raw)) return raw;
+    if (this.seen.size >= this.limit) return OVERFLOW;
+    this.seen.add(raw);
+    return raw;
+  }
+}
+
+export interface PrometheusMetrics extends Metrics {
+  readonly registry: Registry;
+  /** The exposition text for `/metrics`. */
+  text(): Promise<string>;
+  readonly contentType: string;
+}
+
+export function createPrometheusMetrics(
+  options: { defaultMetrics?: boolean } = {},
+): PrometheusMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const agents = new BoundedLabel(DISTINCT_LABEL_VALUES);
+  const actions = new BoundedLabel(DISTINCT_LABEL_VALUES);
+  const decisions = new Counter({
+    name: 'warden_decisions_total',
+    help: 'Policy decisions made, by decision type',
+    labelNames: ['decision'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'warden_decision_duration_seconds',
+    help: 'Time to reach a decision (profile lookup, throttle counters, policy evaluation)',
+    buckets: [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+    registers: [registry],
+  });
+  const agentActions = new Counter({
+    name: 'ai_agent_actions_total',
+    help: 'Actions requested by agents, by agent, action (topic) and whether they were allowed',
+    labelNames: ['agent_name', 'action', 'allowed'] as const,
+    registers: [registry],
+  });
+  const violations = new Counter({
+    name: 'ai_agent_policy_violations_total',
+    help: 'Denied actions, by agent, the rule that denied them and its severity',
+    labelNames: ['agent_name', 'policy_name', 'severity'] as const,
+    registers: [registry],
+  });
+  const auditFailures = new Counter({
+    name: 'warden_audit_append_failures_total',
+    help: 'Writes whose audit events could not be appended (the action was not released)',
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    text: () => registry.metrics(),
+    decisionStarted() {
+      const stop = duration.startTimer();
+      return (report: DecisionReport) => {
+        stop();
+        const { decision } = report;
+        const agent = agents.value(report.agent_id ?? 'unknown');
+        decisions.inc({ decision: decision.type });
+        const allowed = decision.type === 'ALLOW' || decision.type === 'ALLOW_WITH_CONSTRAINTS';
+        agentActions.inc({
+          agent_name: agent,
+          action: actions.value(report.topic),
+          allowed: String(allowed),
+        });
+        if (decision.type === 'DENY') {
+          violations.inc({
+            agent_name: agent,
+            policy_name: decision.rule_id ?? 'default_decision',
+            severity: report.severity ?? 'none',
+          });
+        }
+      };
+    },
+    auditAppendFailed: () => {
+      auditFailures.inc();
+    },
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * What the app reports for monitoring (§14). The app says what happened; the adapter decides how
+ * it is exported (Prometheus). Labels stay bounded: no job ids, no trace ids.
+ */
+import type { Decision } from '../core/model/decision.js';
+
+export interface DecisionReport {
+  readonly decision: Decision;
+  readonly agent_id: string | null;
+  readonly topic: string;
+  /** Severity of the deciding rule; null when no rule matched. */
+  readonly severity: string | null;
+}
+
+export interface Metrics {
+  /** Starts timing a decision; the returned function records it when the decision is known. */
+  decisionStarted(): (report: DecisionReport) => void;
+  /** A write carrying audit events failed, so its action was not released. */
+  auditAppendFailed(): void;
+}
+
+/** For tests and library use where nothing is exported. */
+export const NO_METRICS: Metrics = {
+  decisionStarted: () => () => undefined,
+  auditAppendFailed: () => undefined,
+};
