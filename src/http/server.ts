@@ -32,6 +32,8 @@ export interface ServerDeps {
   readonly policy: PolicyService;
   readonly agents: AgentService;
   readonly authenticator: Authenticator;
+  /** Rejects when the gateway cannot serve (the store does not answer); `/readyz` says 503. */
+  readonly ready: () => Promise<void>;
   /** The Prometheus exposition served at `/metrics`. */
   readonly metrics: MetricsEndpoint;
   /** Largest accepted body in bytes (default 1 MiB). */
@@ -95,7 +97,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.get('/healthz', { schema: { hide: true } }, () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true } }, () => ({ status: 'ready' }));
+  app.get('/readyz', { schema: { hide: true } }, async () => {
+    await deps.ready();
+    return { status: 'ready' };
+  });
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
     reply.type(deps.metrics.contentType).send(await deps.metrics.text()),
   );

@@ -64,6 +64,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   const server = await buildServer({
     ...services,
     authenticator: config.dev ? devAuthenticator : services.keys,
+    ready: () => store.ping(),
     metrics: { text: () => metrics.text(), contentType: metrics.contentType },
     logger: config.logger ?? false,
   });

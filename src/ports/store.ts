@@ -92,5 +92,7 @@ export interface Store {
   getAgent(tenantId: string, agentId: string): Promise<AgentRecord | null>;
   /** Ascending by (tenant_id, agent_id). */
   listAgents(query: AgentQuery): Promise<readonly AgentRecord[]>;
+  /** Resolves when the store answers a trivial read; rejects with WARDEN_STORE_UNAVAILABLE. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

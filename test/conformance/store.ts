@@ -260,6 +260,15 @@ export function describeStoreConformance(adapter: string, open: StoreFactory): v
       await assert.rejects(store.insertKey({ ...key, id: 'key_2' }, []));
     });
 
+    it('answers a ping while open and refuses every call once closed', async () => {
+      const store = await open();
+      await store.ping();
+      await store.close();
+      await assert.rejects(store.ping(), /unavailable/);
+      await assert.rejects(store.getJob('x'), /unavailable/);
+      await assert.rejects(store.insertJob(sampleJob(), []), /unavailable/);
+    });
+
     it('keeps the policy activation history, newest active, with its audit events', async () => {
       const store = await fresh();
       assert.equal(await store.activePolicy(), null);

@@ -89,6 +89,7 @@ export async function testGateway(options: TestServerOptions = {}): Promise<Test
   const app = await buildServer({
     ...services,
     authenticator: options.authenticator ?? devAuthenticator,
+    ready: () => store.ping(),
     metrics,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
   });

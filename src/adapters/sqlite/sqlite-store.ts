@@ -78,7 +78,7 @@ interface AuditRow {
 
 function unavailable(error: unknown): WardenError {
   const message = error instanceof Error ? error.message : String(error);
-  return new WardenError('WARDEN_STORE_UNAVAILABLE', `the store cannot be written: ${message}`);
+  return new WardenError('WARDEN_STORE_UNAVAILABLE', `the store is unavailable: ${message}`);
 }
 
 function toRow(job: JobRecord): JobRow {
@@ -425,6 +425,12 @@ export class SqliteStore implements Store {
       }
       const sql = `SELECT * FROM agents ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY tenant_id, agent_id LIMIT ?`;
       return (this.db.prepare(sql).all(...params, query.limit) as AgentRow[]).map(fromAgentRow);
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.read(() => {
+      this.db.prepare('SELECT 1').get();
     });
   }
 
