@@ -49,6 +49,9 @@ export async function serveCommand(
     store: options.db,
     dev,
     ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+    onPolicyReload: (message) => {
+      io.err(`warden: ${message}`);
+    },
   });
   const address = await gateway.server.listen({ port, host: options.host });
   if (dev)
