@@ -24,7 +24,14 @@ export interface Decided {
   /** The policy that made the decision (the active one may change right after). */
   readonly policy: CompiledPolicy;
   readonly agent: AgentProfile;
+  /**
+   * Takes the request back out of the throttle windows it was counted in, for a request that
+   * ended up storing nothing (an idempotent replay, a failed write).
+   */
+  readonly uncount: () => void;
 }
+
+const NOTHING_COUNTED = (): void => undefined;
 
 export class Decider {
   constructor(private readonly deps: DeciderDeps) {}
@@ -38,9 +45,13 @@ export class Decider {
     const policy = this.deps.policy();
     const { facts, windows, nowMs } = await this.facts(policy, request, now);
     const decision = policy.evaluate(request, facts);
+    let uncount = NOTHING_COUNTED;
     if (record) {
-      if (decision.type !== 'THROTTLE') {
+      if (decision.type !== 'THROTTLE' && windows.length > 0) {
         for (const window of windows) this.deps.throttles.record(window, nowMs);
+        uncount = () => {
+          for (const window of windows) this.deps.throttles.unrecord(window, nowMs);
+        };
       }
       done({
         decision,
@@ -50,7 +61,7 @@ export class Decider {
           decision.rule_id === null ? null : (policy.rule(decision.rule_id)?.severity ?? null),
       });
     }
-    return { decision, policy, agent: facts.agent ?? UNKNOWN_AGENT };
+    return { decision, policy, agent: facts.agent ?? UNKNOWN_AGENT, uncount };
   }
 
   /** Every rule with why it matched or not, under the same facts a submit would see now. */

@@ -69,7 +69,7 @@ export class JobService {
     const request = this.requestFor(input, principal);
     const tenant = request.tenant_id ?? 'default';
     const now = this.deps.clock.now();
-    const { decision } = await this.deps.decider.decide(request, now, true);
+    const { decision, uncount } = await this.deps.decider.decide(request, now, true);
     const job: JobRecord = {
       job_id: this.deps.ids.jobId(),
       tenant_id: tenant,
@@ -99,17 +99,24 @@ export class JobService {
       actor: principal.id,
       data,
     });
-    const outcome = await this.deps.store.insertJob(job, [
-      event('job.submitted', {
-        topic: job.topic,
-        agent_id: job.agent_id,
-        job_hash: job.job_hash,
-        dispatch: job.dispatch,
-      }),
-      event('job.decided', { decision }),
-      event('job.state_changed', { from: 'PENDING', to: job.state, reason: decision.reason }),
-    ]);
+    const outcome = await this.deps.store
+      .insertJob(job, [
+        event('job.submitted', {
+          topic: job.topic,
+          agent_id: job.agent_id,
+          job_hash: job.job_hash,
+          dispatch: job.dispatch,
+        }),
+        event('job.decided', { decision }),
+        event('job.state_changed', { from: 'PENDING', to: job.state, reason: decision.reason }),
+      ])
+      .catch((error: unknown) => {
+        uncount();
+        throw error;
+      });
     if (outcome.kind === 'inserted') return { created: true, job: outcome.job };
+    // A replay stores nothing new, so it must not use up the throttle window either.
+    uncount();
     if (outcome.job.job_hash !== job.job_hash) {
       throw new WardenError(
         'WARDEN_IDEMPOTENCY_CONFLICT',

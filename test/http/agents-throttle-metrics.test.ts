@@ -158,6 +158,29 @@ describe('throttle counters', () => {
     assert.equal((await submit('b')).state, 'QUEUED');
   });
 
+  it('counts neither idempotent replays nor requests whose write failed', async () => {
+    const { app } = await testGateway({
+      authenticator: tokenAuthenticator,
+      policySource: THROTTLE_POLICY,
+    });
+    const submit = async (key?: string) =>
+      await app.inject({
+        method: 'POST',
+        url: '/api/v1/jobs',
+        headers: as('agent-acme'),
+        payload: {
+          topic: 'job.write.x',
+          agent_id: 'a',
+          ...(key === undefined ? {} : { idempotency_key: key }),
+        },
+      });
+    assert.equal((await submit('k1')).statusCode, 201);
+    for (let i = 0; i < 3; i++) assert.equal((await submit('k1')).statusCode, 200);
+    const second = await submit();
+    assert.equal(second.json<{ state: string }>().state, 'QUEUED');
+    assert.equal((await submit()).json<{ state: string }>().state, 'THROTTLED');
+  });
+
   it('lets the window slide: requests older than the window no longer count', async () => {
     let now = Date.parse('2026-11-21T10:00:00.000Z');
     const { app } = await testGateway({

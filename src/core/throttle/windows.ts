@@ -77,6 +77,14 @@ export class ThrottleLog {
     if (this.recordsSinceSweep >= SWEEP_EVERY) this.sweep(nowMs);
   }
 
+  /** Takes back a request recorded at `atMs` that did not happen after all (nothing was stored). */
+  unrecord(window: ThrottleWindow, atMs: number): void {
+    const log = this.logs.get(slot(window));
+    if (log === undefined) return;
+    const index = log.times.lastIndexOf(atMs);
+    if (index >= 0) log.times.splice(index, 1);
+  }
+
   /** Number of keys held. */
   get size(): number {
     return this.logs.size;

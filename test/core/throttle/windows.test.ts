@@ -30,6 +30,16 @@ describe('throttle log', () => {
     assert.equal(log.count(window('["a"]'), 1), 1);
   });
 
+  it('takes back a request that did not happen', () => {
+    const log = new ThrottleLog();
+    log.record(window(), 10);
+    log.record(window(), 20);
+    log.unrecord(window(), 20);
+    assert.equal(log.count(window(), 30), 1);
+    log.unrecord(window('["other"]'), 10);
+    assert.equal(log.count(window(), 30), 1);
+  });
+
   it('never holds more than the limit per key', () => {
     const log = new ThrottleLog();
     for (let t = 0; t < 100; t += 1) log.record(window('["a"]', 3), t);
