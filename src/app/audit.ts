@@ -7,7 +7,7 @@ import { ChainVerifier } from '../core/audit/chain.js';
 import type { AuditEvent, ChainVerification, Sha256 } from '../core/audit/chain.js';
 import { WardenError } from '../core/errors.js';
 import type { Principal } from '../core/model/principal.js';
-import { requireRole, tenantFilter } from '../core/model/principal.js';
+import { hasRole, requireRole, tenantFilter } from '../core/model/principal.js';
 import type { Store } from '../ports/store.js';
 
 export interface TimelineEvent {
@@ -33,6 +33,19 @@ function timeline(event: AuditEvent): TimelineEvent {
   };
 }
 
+/**
+ * An agent sees the events of the jobs it submitted, as with `GET /jobs/{id}`; a trace shared by
+ * several agents shows each only its own part.
+ */
+function ownJobsOnly(events: readonly AuditEvent[], principal: Principal): readonly AuditEvent[] {
+  const own = new Set(
+    events
+      .filter((e) => e.type === 'job.submitted' && e.actor === principal.id && e.job_id !== null)
+      .map((e) => e.job_id),
+  );
+  return events.filter((e) => e.job_id !== null && own.has(e.job_id));
+}
+
 export class AuditService {
   constructor(
     private readonly store: Store,
@@ -51,9 +64,12 @@ export class AuditService {
       limit: TRACE_LIMIT,
       ...tenantFilter(principal),
     });
-    if (events.length === 0)
+    const visible = hasRole(principal, 'auditor', 'admin')
+      ? events
+      : ownJobsOnly(events, principal);
+    if (visible.length === 0)
       throw new WardenError('WARDEN_NOT_FOUND', `no events for trace ${traceId}`);
-    return { trace_id: traceId, events: events.map(timeline) };
+    return { trace_id: traceId, events: visible.map(timeline) };
   }
 
   async list(

@@ -68,6 +68,8 @@ export class JobService {
   ): Promise<SubmitResult> {
     const request = this.requestFor(input, principal);
     const tenant = request.tenant_id ?? 'default';
+    // Hashing first refuses a request that cannot be bound before anything is counted.
+    const hash = jobHash(request);
     const now = this.deps.clock.now();
     const { decision, uncount } = await this.deps.decider.decide(request, now, true);
     const job: JobRecord = {
@@ -82,7 +84,7 @@ export class JobService {
       risk_tags: request.risk_tags ?? [],
       labels: request.labels ?? {},
       ...(input.payload === undefined ? {} : { payload: input.payload }),
-      job_hash: jobHash(request),
+      job_hash: hash,
       state: stateForDecision(decision.type),
       decision,
       constraints: decision.constraints,

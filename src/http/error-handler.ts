@@ -3,7 +3,7 @@
  * code and status; Fastify's own errors (validation, body size, media type, bad JSON) map to
  * registered codes; anything else is a logged 500 that reveals nothing.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorEnvelope, WardenError } from '../core/errors.js';
 
 function fromFastify(error: FastifyError): WardenError | null {
@@ -39,6 +39,19 @@ function fromFastify(error: FastifyError): WardenError | null {
     return new WardenError('WARDEN_VALIDATION', error.message);
   }
   return null;
+}
+
+/** Errors the router raises before any route runs (bad URL encoding, overlong parameters). */
+export function frameworkErrors(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const known =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new WardenError('WARDEN_VALIDATION', 'a path parameter is longer than 512 characters')
+      : new WardenError('WARDEN_VALIDATION', `the URL is not valid: ${error.message}`);
+  void reply.code(known.status).send(errorEnvelope(known));
 }
 
 export function installErrorHandling(app: FastifyInstance): void {

@@ -9,6 +9,10 @@ import { JOB_STATES } from '../core/jobs/states.js';
 
 const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
 
+/** A tenant a resource belongs to: never `*`, which on keys means "every tenant". */
+export const TenantId = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$', description });
+
 export const JobSubmitBody = Type.Object(
   {
     topic: Type.String({
@@ -17,7 +21,7 @@ export const JobSubmitBody = Type.Object(
       pattern: '^[A-Za-z0-9_.:-]+$',
       description: 'Dot-separated action name, e.g. job.mcp-bridge.write.update_ticket',
     }),
-    tenant_id: Type.Optional(Id('Tenant; defaults to the key’s tenant (or "default")')),
+    tenant_id: Type.Optional(TenantId('Tenant; defaults to the key’s tenant (or "default")')),
     agent_id: Type.Optional(Id('The agent acting; links to its risk profile')),
     risk_tags: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 }),

@@ -15,7 +15,8 @@ import type { KeyService } from '../app/keys.js';
 import type { PolicyService } from '../app/policy.js';
 import type { Authenticator } from '../ports/authenticator.js';
 import { installAuthentication } from './auth.js';
-import { installErrorHandling } from './error-handler.js';
+import { frameworkErrors, installErrorHandling } from './error-handler.js';
+import { installJsonBodies } from './json-body.js';
 import { agentRoutes } from './routes/agents.js';
 import { approvalRoutes } from './routes/approvals.js';
 import { auditRoutes } from './routes/audit.js';
@@ -69,12 +70,16 @@ function installValidation(app: FastifyInstance): void {
   );
   // Only JSON bodies: drop Fastify's default text/plain parser so other types get a 415.
   app.removeContentTypeParser('text/plain');
+  installJsonBodies(app);
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
     logger: deps.logger ?? false,
+    // Above every path parameter's schema limit, so the schema (not the router) says what is wrong.
+    maxParamLength: 512,
+    frameworkErrors,
   });
   installValidation(app);
   installErrorHandling(app);

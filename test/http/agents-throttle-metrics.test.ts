@@ -130,6 +130,21 @@ describe('agent profiles feed decisions', () => {
       payload: { risk_level: 'extreme' },
     });
     assert.equal(bad.statusCode, 400);
+    // `*` means "every tenant" on keys; it is never a tenant a resource can belong to.
+    const star = await app.inject({
+      method: 'PUT',
+      url: '/api/v1/agents/bot',
+      headers: as('admin-all'),
+      payload: { risk_level: 'low', tenant_id: '*' },
+    });
+    assert.equal(star.statusCode, 400);
+    const starJob = await app.inject({
+      method: 'POST',
+      url: '/api/v1/jobs',
+      headers: as('admin-all'),
+      payload: { topic: 'job.x', tenant_id: '*' },
+    });
+    assert.equal(starJob.statusCode, 400);
   });
 });
 

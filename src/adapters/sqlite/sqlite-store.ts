@@ -162,6 +162,7 @@ function fromAuditRow(row: AuditRow): AuditEvent {
 export class SqliteStore implements Store {
   private readonly db: Db;
   private readonly commits: GroupCommit;
+  private readonly prepared = new Map<string, Statement>();
   private readonly statements: {
     insertJob: Statement<JobRow>;
     jobById: Statement<[string], JobRow>;
@@ -250,7 +251,7 @@ export class SqliteStore implements Store {
       if (filter.topic !== undefined) add('topic = ?', filter.topic);
       if (filter.after !== undefined) add('job_id > ?', filter.after);
       const sql = `SELECT * FROM jobs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY job_id LIMIT ?`;
-      return (this.db.prepare(sql).all(...params, filter.limit) as JobRow[]).map(fromRow);
+      return (this.statement(sql).all(...params, filter.limit) as JobRow[]).map(fromRow);
     });
   }
 
@@ -301,24 +302,22 @@ export class SqliteStore implements Store {
         }
       }
       const sql = `SELECT * FROM audit WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`;
-      return (this.db.prepare(sql).all(...params, query.limit) as AuditRow[]).map(fromAuditRow);
+      return (this.statement(sql).all(...params, query.limit) as AuditRow[]).map(fromAuditRow);
     });
   }
 
   insertKey(key: ApiKeyRecord, events: readonly UnsealedEvent[]): Promise<void> {
     return this.commits.submit(() => {
-      this.db
-        .prepare(
-          'INSERT INTO api_keys VALUES (@id, @hash, @name, @tenant, @roles, @created_at, @created_by, @revoked_at)',
-        )
-        .run({ ...key, roles: JSON.stringify(key.roles) });
+      this.statement(
+        'INSERT INTO api_keys VALUES (@id, @hash, @name, @tenant, @roles, @created_at, @created_by, @revoked_at)',
+      ).run({ ...key, roles: JSON.stringify(key.roles) });
       this.append(events);
     });
   }
 
   keyByHash(hash: string): Promise<ApiKeyRecord | null> {
     return this.read(() => {
-      const row = this.db.prepare('SELECT * FROM api_keys WHERE hash = ?').get(hash) as
+      const row = this.statement('SELECT * FROM api_keys WHERE hash = ?').get(hash) as
         KeyRow | undefined;
       return row === undefined ? null : fromKeyRow(row);
     });
@@ -326,7 +325,7 @@ export class SqliteStore implements Store {
 
   listKeys(): Promise<readonly ApiKeyRecord[]> {
     return this.read(() =>
-      (this.db.prepare('SELECT * FROM api_keys ORDER BY created_at, id').all() as KeyRow[]).map(
+      (this.statement('SELECT * FROM api_keys ORDER BY created_at, id').all() as KeyRow[]).map(
         fromKeyRow,
       ),
     );
@@ -338,12 +337,12 @@ export class SqliteStore implements Store {
     events: readonly UnsealedEvent[],
   ): Promise<ApiKeyRecord | null> {
     return this.commits.submit(() => {
-      const changed = this.db
-        .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
-        .run(at, id);
+      const changed = this.statement(
+        'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+      ).run(at, id);
       if (changed.changes === 0) return null;
       this.append(events);
-      const row = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as KeyRow;
+      const row = this.statement('SELECT * FROM api_keys WHERE id = ?').get(id) as KeyRow;
       return fromKeyRow(row);
     });
   }
@@ -353,12 +352,10 @@ export class SqliteStore implements Store {
     events: readonly UnsealedEvent[],
   ): Promise<PolicyActivation> {
     return this.commits.submit(() => {
-      const { lastInsertRowid } = this.db
-        .prepare(
-          `INSERT INTO policy_activations (snapshot, source, origin, author, message, activated_at)
+      const { lastInsertRowid } = this.statement(
+        `INSERT INTO policy_activations (snapshot, source, origin, author, message, activated_at)
             VALUES (@snapshot, @source, @origin, @author, @message, @activated_at)`,
-        )
-        .run(activation);
+      ).run(activation);
       this.append(events);
       return { seq: Number(lastInsertRowid), ...activation };
     });
@@ -367,7 +364,7 @@ export class SqliteStore implements Store {
   activePolicy(): Promise<PolicyActivation | null> {
     return this.read(
       () =>
-        (this.db.prepare('SELECT * FROM policy_activations ORDER BY seq DESC LIMIT 1').get() as
+        (this.statement('SELECT * FROM policy_activations ORDER BY seq DESC LIMIT 1').get() as
           PolicyActivation | undefined) ?? null,
     );
   }
@@ -375,30 +372,28 @@ export class SqliteStore implements Store {
   policyBySnapshot(snapshot: string): Promise<PolicyActivation | null> {
     return this.read(
       () =>
-        (this.db
-          .prepare('SELECT * FROM policy_activations WHERE snapshot = ? ORDER BY seq DESC LIMIT 1')
-          .get(snapshot) as PolicyActivation | undefined) ?? null,
+        (this.statement(
+          'SELECT * FROM policy_activations WHERE snapshot = ? ORDER BY seq DESC LIMIT 1',
+        ).get(snapshot) as PolicyActivation | undefined) ?? null,
     );
   }
 
   listPolicyActivations(query: PolicyHistoryQuery): Promise<readonly PolicyActivation[]> {
     return this.read(
       () =>
-        this.db
-          .prepare('SELECT * FROM policy_activations WHERE seq < ? ORDER BY seq DESC LIMIT ?')
-          .all(query.before_seq ?? Number.MAX_SAFE_INTEGER, query.limit) as PolicyActivation[],
+        this.statement(
+          'SELECT * FROM policy_activations WHERE seq < ? ORDER BY seq DESC LIMIT ?',
+        ).all(query.before_seq ?? Number.MAX_SAFE_INTEGER, query.limit) as PolicyActivation[],
     );
   }
 
   putAgent(agent: AgentRecord, events: readonly UnsealedEvent[]): Promise<AgentRecord> {
     return this.commits.submit(() => {
-      this.db
-        .prepare(
-          `INSERT INTO agents VALUES (@tenant_id, @agent_id, @profile, @updated_at, @updated_by)
+      this.statement(
+        `INSERT INTO agents VALUES (@tenant_id, @agent_id, @profile, @updated_at, @updated_by)
             ON CONFLICT (tenant_id, agent_id) DO UPDATE SET profile = excluded.profile,
               updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-        )
-        .run({ ...agent, profile: JSON.stringify(agent.profile) });
+      ).run({ ...agent, profile: JSON.stringify(agent.profile) });
       this.append(events);
       return agent;
     });
@@ -424,13 +419,13 @@ export class SqliteStore implements Store {
         params.push(query.after.tenant_id, query.after.agent_id);
       }
       const sql = `SELECT * FROM agents ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY tenant_id, agent_id LIMIT ?`;
-      return (this.db.prepare(sql).all(...params, query.limit) as AgentRow[]).map(fromAgentRow);
+      return (this.statement(sql).all(...params, query.limit) as AgentRow[]).map(fromAgentRow);
     });
   }
 
   ping(): Promise<void> {
     return this.read(() => {
-      this.db.prepare('SELECT 1').get();
+      this.statement('SELECT 1').get();
     });
   }
 
@@ -447,6 +442,16 @@ export class SqliteStore implements Store {
       this.statements.insertAudit.run({ ...event, data: JSON.stringify(event.data) });
     }
     return sealed;
+  }
+
+  /** Prepared once per SQL text: dynamic filters produce a handful of distinct statements. */
+  private statement(sql: string): Statement {
+    let statement = this.prepared.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.prepared.set(sql, statement);
+    }
+    return statement;
   }
 
   private read<T>(run: () => T): Promise<T> {

@@ -2,6 +2,7 @@
  * The job hash (§3): binds approvals and dispatch to exactly what will run. Lowercase hex SHA-256
  * of the RFC 8785 canonical JSON of the action's identity; absent optional fields are omitted.
  */
+import { WardenError } from '../errors.js';
 import { canonicalJson } from '../hash/jcs.js';
 import { sha256Hex } from '../hash/sha256.js';
 import { DEFAULT_TENANT } from '../model/request.js';
@@ -21,6 +22,20 @@ export function jobHashInput(job: JobRequest): Record<string, unknown> {
   return input;
 }
 
+/**
+ * Throws WARDEN_VALIDATION for a request JSON cannot carry exactly: a number such as `1e999`
+ * parses to Infinity, which has no canonical form, so no hash could bind it.
+ */
 export function jobHash(job: JobRequest): string {
-  return sha256Hex(canonicalJson(jobHashInput(job)));
+  let canonical: string;
+  try {
+    canonical = canonicalJson(jobHashInput(job));
+  } catch (error) {
+    throw new WardenError(
+      'WARDEN_VALIDATION',
+      'the request holds a number outside the range JSON can carry exactly (such as 1e999); send it as a string',
+      { reason: error instanceof Error ? error.message : String(error) },
+    );
+  }
+  return sha256Hex(canonical);
 }

@@ -88,16 +88,30 @@ function fieldMiss(field: MatchField): Miss {
 export function compilePolicy(yamlText: string, options: CompileOptions = {}): CompiledPolicy {
   const file = options.file ?? 'policy.yaml';
   const conditions = new ConditionCompiler();
-  const { root, reader } = parseYaml(yamlText);
-  const spec =
-    reader.problems.length > 0
-      ? null
-      : validatePolicy(root, reader, {
-          condition: (e) => conditions.problem(e),
-          regex: regexProblem,
-        });
-  if (spec === null) throw new PolicyLoadError(file, reader.problems);
-  return new Policy(spec, conditions);
+  try {
+    const { root, reader } = parseYaml(yamlText);
+    const spec =
+      reader.problems.length > 0
+        ? null
+        : validatePolicy(root, reader, {
+            condition: (e) => conditions.problem(e),
+            regex: regexProblem,
+          });
+    if (spec === null) throw new PolicyLoadError(file, reader.problems);
+    return new Policy(spec, conditions);
+  } catch (error) {
+    // A document nested deep enough to exhaust the stack is refused like any other bad input.
+    if (!(error instanceof RangeError)) throw error;
+    throw new PolicyLoadError(file, [
+      {
+        code: 'yaml_syntax',
+        path: '',
+        line: 1,
+        col: 1,
+        message: 'the document nests too deeply to load',
+      },
+    ]);
+  }
 }
 
 class Policy implements CompiledPolicy {

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AgentService } from '../../app/agents.js';
 import { RISK_LEVELS } from '../../core/model/request.js';
 import { principalOf } from '../auth.js';
-import { ErrorBody } from '../schemas.js';
+import { ErrorBody, TenantId } from '../schemas.js';
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 const Name = Type.String({ minLength: 1, maxLength: 256 });
@@ -37,9 +37,7 @@ const PutBody = Type.Composite(
   [
     Profile,
     Type.Object({
-      tenant_id: Type.Optional(
-        Type.String({ minLength: 1, maxLength: 128, description: 'Defaults to the key’s tenant' }),
-      ),
+      tenant_id: Type.Optional(TenantId('Defaults to the key’s tenant')),
     }),
   ],
   { additionalProperties: false },
@@ -50,7 +48,7 @@ const AgentParams = Type.Object({
 });
 type AgentParams = Static<typeof AgentParams>;
 const TenantQuery = Type.Object(
-  { tenant_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) },
+  { tenant_id: Type.Optional(TenantId('Defaults to the key’s tenant')) },
   { additionalProperties: false },
 );
 type TenantQuery = Static<typeof TenantQuery>;
