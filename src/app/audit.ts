@@ -40,7 +40,7 @@ function timeline(event: AuditEvent): TimelineEvent {
 function ownJobsOnly(events: readonly AuditEvent[], principal: Principal): readonly AuditEvent[] {
   const own = new Set(
     events
-      .filter((e) => e.type === 'job.submitted' && e.actor === principal.id && e.job_id !== null)
+      .filter((e) => e.type === 'job.decided' && e.actor === principal.id && e.job_id !== null)
       .map((e) => e.job_id),
   );
   return events.filter((e) => e.job_id !== null && own.has(e.job_id));

@@ -103,13 +103,14 @@ export class JobService {
     });
     const outcome = await this.deps.store
       .insertJob(job, [
-        event('job.submitted', {
+        // One event for the submission and its decision: what was asked, by whom, and the answer.
+        event('job.decided', {
           topic: job.topic,
           agent_id: job.agent_id,
           job_hash: job.job_hash,
           dispatch: job.dispatch,
+          decision,
         }),
-        event('job.decided', { decision }),
         event('job.state_changed', { from: 'PENDING', to: job.state, reason: decision.reason }),
       ])
       .catch((error: unknown) => {

@@ -78,7 +78,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
     logger: deps.logger ?? false,
     // Above every path parameter's schema limit, so the schema (not the router) says what is wrong.
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
     frameworkErrors,
   });
   installValidation(app);

@@ -99,9 +99,9 @@ describe('submit', () => {
     const events = await store.queryAudit({ trace_id: job.trace_id, limit: 10 });
     assert.deepEqual(
       events.map((e) => e.type),
-      ['job.submitted', 'job.decided', 'job.state_changed'],
+      ['job.decided', 'job.state_changed'],
     );
-    assert.deepEqual(events[2]?.data, {
+    assert.deepEqual(events[1]?.data, {
       from: 'PENDING',
       to: 'APPROVAL_REQUIRED',
       reason: 'Production writes require human review',
@@ -160,7 +160,7 @@ describe('submit', () => {
       ),
       expectCode('WARDEN_IDEMPOTENCY_CONFLICT'),
     );
-    assert.equal((await store.queryAudit({ type: 'job.submitted', limit: 10 })).length, 1);
+    assert.equal((await store.queryAudit({ type: 'job.decided', limit: 10 })).length, 1);
   });
 
   it('binds the job to its principal and tenant from authentication', async () => {

@@ -52,7 +52,6 @@ describe('GET /api/v1/traces/{trace_id}', () => {
     assert.deepEqual(
       timeline.events.map((e) => [e.type, e.actor]),
       [
-        ['job.submitted', 'agent-acme'],
         ['job.decided', 'agent-acme'],
         ['job.state_changed', 'agent-acme'],
         ['approval.resolved', 'approver-acme'],
@@ -61,10 +60,10 @@ describe('GET /api/v1/traces/{trace_id}', () => {
     );
     assert.ok(timeline.events.every((e, i, all) => i === 0 || e.seq > (all[i - 1]?.seq ?? 0)));
     assert.equal(
-      (timeline.events[1]?.data['decision'] as { rule_id: string }).rule_id,
+      (timeline.events[0]?.data['decision'] as { rule_id: string }).rule_id,
       'require-approval-prod-write',
     );
-    assert.deepEqual(timeline.events[4]?.data, {
+    assert.deepEqual(timeline.events[3]?.data, {
       from: 'APPROVAL_REQUIRED',
       to: 'QUEUED',
       reason: 'approved by approver-acme',
@@ -117,7 +116,7 @@ describe('GET /api/v1/audit', () => {
     ).json<{ items: { seq: number }[]; next_cursor: string | null }>();
     assert.deepEqual(
       page2.items.map((e) => e.seq),
-      [6, 7, 8, 9, 10],
+      [6, 7],
     );
     assert.equal(page2.next_cursor, null);
     const decided = (
@@ -155,10 +154,10 @@ describe('GET /api/v1/audit/verify', () => {
         payload: { topic: 'job.mcp-bridge.read.x' },
       });
     const ok = await app.inject({ method: 'GET', url: '/api/v1/audit/verify' });
-    // Three events per job, after the start's policy activation.
+    // Two events per job (decided, state changed), after the start's policy activation.
     assert.deepEqual(ok.json(), {
       ok: true,
-      count: 13,
+      count: 9,
       first_bad_seq: null,
       reason: 'chain intact',
     });
