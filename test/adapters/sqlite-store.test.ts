@@ -72,6 +72,34 @@ describe('sqlite store', () => {
     await store.close();
   });
 
+  it('keeps the other writes of a batch when one of them fails', async () => {
+    const store = new SqliteStore({ path: tempDb() });
+    const key = {
+      id: 'key_1',
+      hash: 'c'.repeat(64),
+      name: 'ci',
+      tenant: 'acme',
+      roles: ['agent' as const],
+      created_at: '2026-11-21T10:00:00.000Z',
+      created_by: 'system',
+      revoked_at: null,
+    };
+    await store.insertKey(key, []);
+    const before = store.transactionsCommitted;
+    const [first, duplicate, second] = await Promise.allSettled([
+      store.insertJob(sampleJob(), []),
+      store.insertKey({ ...key, id: 'key_2' }, []),
+      store.insertJob(sampleJob(), []),
+    ]);
+    assert.equal(first.status, 'fulfilled');
+    assert.equal(duplicate.status, 'rejected');
+    assert.equal(second.status, 'fulfilled');
+    assert.equal(store.transactionsCommitted, before + 1);
+    assert.equal((await store.listJobs({ limit: 10 })).length, 2);
+    assert.equal((await store.listKeys()).length, 1);
+    await store.close();
+  });
+
   it('rejects writes with WARDEN_STORE_UNAVAILABLE when the database cannot be written', async () => {
     const path = tempDb();
     const store = new SqliteStore({ path });

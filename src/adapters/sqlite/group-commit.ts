@@ -1,7 +1,9 @@
 /**
  * Group commit for a synchronous SQLite handle: operations submitted in the same turn of the
- * event loop run in one transaction, each inside its own savepoint, so one commit (and one WAL
- * sync) serves many requests and one failing operation does not undo the others.
+ * event loop run in one transaction, so one commit (and one WAL sync) serves many requests. If an
+ * operation throws, the batch is rolled back and run again with each operation in its own
+ * savepoint, so one failing operation does not undo the others; the common case pays for no
+ * savepoints.
  *
  * INVARIANT: a submitted operation's promise resolves only after the transaction holding it has
  * committed; if the commit fails, every operation of the batch is rejected.
@@ -16,6 +18,13 @@ interface Pending {
 
 type Outcome =
   { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+/** Marks an error thrown by an operation, as opposed to by BEGIN or COMMIT. */
+class OperationFailed extends Error {
+  constructor(cause: unknown) {
+    super('an operation of the batch failed', { cause });
+  }
+}
 
 export class GroupCommit {
   private queue: Pending[] = [];
@@ -57,20 +66,9 @@ export class GroupCommit {
     const batch = this.queue.splice(0, this.maxBatch);
     this.scheduled = false;
     this.schedule();
-    const outcomes: Outcome[] = [];
+    let outcomes: Outcome[];
     try {
-      this.db
-        .transaction(() => {
-          for (const op of batch) {
-            try {
-              // A nested transaction is a savepoint: a throwing operation undoes only itself.
-              outcomes.push({ ok: true, value: this.db.transaction(op.run)() });
-            } catch (error) {
-              outcomes.push({ ok: false, error: this.operationFailure(error) });
-            }
-          }
-        })
-        .immediate();
+      outcomes = this.runFast(batch) ?? this.runIsolated(batch);
     } catch (error) {
       for (const op of batch) op.reject(this.commitFailure(error));
       return;
@@ -81,5 +79,49 @@ export class GroupCommit {
       if (outcome?.ok === true) op.resolve(outcome.value);
       else op.reject(outcome?.error);
     });
+  }
+
+  /**
+   * The common case: every operation succeeds, so the batch runs as one plain transaction. Null
+   * (with everything rolled back) as soon as one operation throws.
+   */
+  private runFast(batch: readonly Pending[]): Outcome[] | null {
+    const outcomes: Outcome[] = [];
+    try {
+      this.db
+        .transaction(() => {
+          for (const op of batch) {
+            try {
+              outcomes.push({ ok: true, value: op.run() });
+            } catch (error) {
+              throw new OperationFailed(error);
+            }
+          }
+        })
+        .immediate();
+    } catch (error) {
+      // An operation's failure retries the batch op by op; anything else (begin, commit) fails it.
+      if (error instanceof OperationFailed) return null;
+      throw error;
+    }
+    return outcomes;
+  }
+
+  /** Each operation in its own savepoint: a throwing operation undoes only itself. */
+  private runIsolated(batch: readonly Pending[]): Outcome[] {
+    const outcomes: Outcome[] = [];
+    this.db
+      .transaction(() => {
+        for (const op of batch) {
+          try {
+            // A nested transaction is a savepoint.
+            outcomes.push({ ok: true, value: this.db.transaction(op.run)() });
+          } catch (error) {
+            outcomes.push({ ok: false, error: this.operationFailure(error) });
+          }
+        }
+      })
+      .immediate();
+    return outcomes;
   }
 }
