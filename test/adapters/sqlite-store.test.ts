@@ -3,7 +3,7 @@
  * triggers that keep the audit table append-only).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -69,6 +69,22 @@ describe('sqlite store', () => {
     );
     await store.insertJob(sampleJob(), []);
     assert.equal(store.transactionsCommitted, 2);
+    await store.close();
+  });
+
+  it('checkpoints the WAL into the database file from a background thread', async () => {
+    const path = tempDb();
+    const store = new SqliteStore({ path });
+    const initial = statSync(path).size;
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(Array.from({ length: 200 }, () => store.insertJob(sampleJob(), [])));
+    }
+    // Commits no longer checkpoint; the worker copies the WAL back within a few of its ticks.
+    const deadline = Date.now() + 5000;
+    while (statSync(path).size <= initial && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(statSync(path).size > initial, 'the database file never received the WAL pages');
     await store.close();
   });
 

@@ -25,6 +25,8 @@ import type {
   Store,
 } from '../../ports/store.js';
 import { nativeSha256 } from '../system/native-sha256.js';
+import { startCheckpointer } from './checkpointer.js';
+import type { Checkpointer } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -40,7 +42,16 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
   /** Called for every write that fails; each write carries audit events, so none was appended. */
   readonly onWriteFailure?: () => void;
+  /**
+   * Run WAL checkpoints on a worker thread instead of inside commits (default true for files).
+   */
+  readonly backgroundCheckpoints?: boolean;
 }
+
+/** How often the background checkpointer runs. */
+const CHECKPOINT_INTERVAL_MS = 200;
+/** SQLite's default automatic checkpoint threshold, in pages, restored if the worker stops. */
+const AUTO_CHECKPOINT_PAGES = 1000;
 
 interface JobRow {
   job_id: string;
@@ -163,6 +174,7 @@ export class SqliteStore implements Store {
   private readonly db: Db;
   private readonly commits: GroupCommit;
   private readonly prepared = new Map<string, Statement>();
+  private readonly checkpointer: Checkpointer | null = null;
   private readonly statements: {
     insertJob: Statement<JobRow>;
     jobById: Statement<[string], JobRow>;
@@ -181,6 +193,12 @@ export class SqliteStore implements Store {
     this.db.pragma(`busy_timeout = ${String(options.busyTimeoutMs ?? 1000)}`);
     this.db.pragma('foreign_keys = ON');
     migrate(this.db);
+    if (options.path !== ':memory:' && options.backgroundCheckpoints !== false) {
+      this.db.pragma('wal_autocheckpoint = 0');
+      this.checkpointer = startCheckpointer(options.path, CHECKPOINT_INTERVAL_MS, () => {
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${String(AUTO_CHECKPOINT_PAGES)}`);
+      });
+    }
     this.statements = {
       insertJob: this.db.prepare(
         `INSERT INTO jobs VALUES (@job_id, @tenant_id, @topic, @agent_id, @principal, @trace_id,
@@ -429,9 +447,17 @@ export class SqliteStore implements Store {
     });
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.checkpointer?.stop();
+    // A final checkpoint leaves the database file complete on its own.
+    if (this.db.open && this.checkpointer !== null) {
+      try {
+        this.db.pragma('wal_checkpoint(PASSIVE)');
+      } catch {
+        // Busy: the WAL is replayed by whoever opens the file next.
+      }
+    }
     this.db.close();
-    return Promise.resolve();
   }
 
   /** Seals events onto the current head. Runs inside the caller's transaction. */
