@@ -5,7 +5,7 @@
  * INVARIANT: a job's row, its decision record and its audit events are committed before submit
  * returns; if the store cannot commit, submit throws and nothing is released.
  */
-import type { UnsealedEvent } from '../core/audit/chain.js';
+import type { Sha256, UnsealedEvent } from '../core/audit/chain.js';
 import { WardenError } from '../core/errors.js';
 import type { JobRecord } from '../core/jobs/job.js';
 import { jobHash } from '../core/jobs/job-hash.js';
@@ -30,6 +30,7 @@ export interface JobServiceDeps {
   readonly ids: Ids;
   readonly decider: Decider;
   readonly changes: JobChanges;
+  readonly sha256: Sha256;
 }
 
 /** Longest long-poll a caller may ask for. */
@@ -69,7 +70,7 @@ export class JobService {
     const request = this.requestFor(input, principal);
     const tenant = request.tenant_id ?? 'default';
     // Hashing first refuses a request that cannot be bound before anything is counted.
-    const hash = jobHash(request);
+    const hash = jobHash(request, this.deps.sha256);
     const now = this.deps.clock.now();
     const { decision, uncount } = await this.deps.decider.decide(request, now, true);
     const job: JobRecord = {
@@ -135,7 +136,7 @@ export class JobService {
     requireRole(principal, 'agent', 'admin');
     const request = this.requestFor(input, principal);
     const now = this.deps.clock.now();
-    const job_hash = jobHash(request);
+    const job_hash = jobHash(request, this.deps.sha256);
     if (explain) {
       const explanation = await this.deps.decider.explain(request, now);
       return { decision: explanation.decision, job_hash, explanation };

@@ -44,7 +44,7 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
   const current = (): ReturnType<PolicyService['current']> => policy.current();
   const changes = new JobChanges();
   const decider = new Decider({ store, policy: current, throttles: new ThrottleLog(), metrics });
-  const jobs = new JobService({ store, clock, ids, decider, changes });
+  const jobs = new JobService({ store, clock, ids, decider, changes, sha256 });
   return {
     jobs,
     approvals: new ApprovalService({ store, clock, jobs, policy: current }),

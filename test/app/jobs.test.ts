@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { createRandomIds } from '../../src/adapters/system/random-ids.js';
+import { nativeSha256 } from '../../src/adapters/system/native-sha256.js';
 import { Decider } from '../../src/app/decider.js';
 import { JobChanges } from '../../src/app/job-changes.js';
 import { NO_METRICS } from '../../src/ports/metrics.js';
@@ -56,6 +57,7 @@ function service(
         metrics: NO_METRICS,
       }),
       changes: new JobChanges(),
+      sha256: nativeSha256,
     }),
     store,
   };

@@ -2,11 +2,15 @@
  * Ids from the system's random source. Job ids are ULIDs (48-bit millisecond time, 80 random
  * bits, Crockford base32): they sort by creation, and ids made in the same millisecond by this
  * process still sort in order because the random part is incremented.
+ *
+ * Random bytes are drawn from the kernel a few kilobytes at a time: one call per id costs more
+ * than the id itself on the decision path.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import type { Ids } from '../../ports/ids.js';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const POOL_SIZE = 4096;
 
 function encodeTime(ms: number): string {
   let out = '';
@@ -18,14 +22,20 @@ function encodeTime(ms: number): string {
   return out;
 }
 
+/** 80 bits → 16 base32 characters, most significant first. */
 function encodeRandom(bytes: Uint8Array): string {
-  // 80 bits → 16 base32 characters, most significant first.
-  let bits = 0n;
-  for (const byte of bytes) bits = (bits << 8n) | BigInt(byte);
   let out = '';
-  for (let i = 0; i < 16; i++) {
-    out = (ALPHABET[Number(bits & 31n)] ?? '0') + out;
-    bits >>= 5n;
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += ALPHABET[(buffer >>> bits) & 31] ?? '0';
+    }
+    // Keep only the bits not yet written, so the accumulator stays small.
+    buffer &= (1 << bits) - 1;
   }
   return out;
 }
@@ -40,22 +50,39 @@ function increment(bytes: Uint8Array): Uint8Array {
   return next;
 }
 
+/** Hands out fresh random bytes from a pool refilled from the kernel when it runs out. */
+function randomPool(): (length: number) => Uint8Array {
+  const pool = new Uint8Array(POOL_SIZE);
+  let offset = POOL_SIZE;
+  return (length) => {
+    if (offset + length > POOL_SIZE) {
+      randomFillSync(pool);
+      offset = 0;
+    }
+    const bytes = pool.slice(offset, offset + length);
+    offset += length;
+    return bytes;
+  };
+}
+
 export function createRandomIds(now: () => number = Date.now): Ids {
+  const random = randomPool();
   let lastMs = -1;
   let lastRandom: Uint8Array = new Uint8Array(10);
   return {
     jobId() {
       const ms = now();
-      lastRandom = ms === lastMs ? increment(lastRandom) : new Uint8Array(randomBytes(10));
+      lastRandom = ms === lastMs ? increment(lastRandom) : random(10);
       lastMs = ms;
       return encodeTime(ms) + encodeRandom(lastRandom);
     },
     apiKeySecret() {
+      // Secrets come straight from the kernel, never from a pool that lives in memory.
       return `wdn_${randomBytes(32).toString('base64url')}`;
     },
     traceId() {
-      let id = randomBytes(16).toString('hex');
-      while (/^0+$/.test(id)) id = randomBytes(16).toString('hex');
+      let id = Buffer.from(random(16)).toString('hex');
+      while (/^0+$/.test(id)) id = Buffer.from(random(16)).toString('hex');
       return id;
     },
   };

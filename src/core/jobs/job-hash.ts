@@ -23,10 +23,11 @@ export function jobHashInput(job: JobRequest): Record<string, unknown> {
 }
 
 /**
+ * Any SHA-256 gives the same hash; the gateway passes the native one for speed.
  * Throws WARDEN_VALIDATION for a request JSON cannot carry exactly: a number such as `1e999`
  * parses to Infinity, which has no canonical form, so no hash could bind it.
  */
-export function jobHash(job: JobRequest): string {
+export function jobHash(job: JobRequest, sha256: (text: string) => string = sha256Hex): string {
   let canonical: string;
   try {
     canonical = canonicalJson(jobHashInput(job));
@@ -37,5 +38,5 @@ export function jobHash(job: JobRequest): string {
       { reason: error instanceof Error ? error.message : String(error) },
     );
   }
-  return sha256Hex(canonical);
+  return sha256(canonical);
 }
