@@ -312,15 +312,35 @@ export class SqliteStore implements Store {
     return this.read(() => {
       const where: string[] = ['seq > ?'];
       const params: unknown[] = [query.after_seq ?? 0];
-      for (const key of ['tenant_id', 'type', 'job_id', 'trace_id'] as const) {
+      for (const key of ['tenant_id', 'type', 'job_id'] as const) {
         const value = query[key];
         if (value !== undefined) {
           where.push(`${key} = ?`);
           params.push(value);
         }
       }
-      const sql = `SELECT * FROM audit WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`;
-      return (this.statement(sql).all(...params, query.limit) as AuditRow[]).map(fromAuditRow);
+      const filter = where.join(' AND ');
+      if (query.trace_id === undefined) {
+        const sql = `SELECT * FROM audit WHERE ${filter} ORDER BY seq LIMIT ?`;
+        return (this.statement(sql).all(...params, query.limit) as AuditRow[]).map(fromAuditRow);
+      }
+      // A trace is its jobs' events (through the jobs table) and its events of no job. The unary
+      // `+` keeps the other filters off the indexes, so SQLite walks the trace's few rows rather
+      // than a whole tenant's events.
+      const unindexed = where.map((clause) => `+${clause}`).join(' AND ');
+      const sql = `SELECT * FROM (
+          SELECT * FROM audit WHERE job_id IN (SELECT job_id FROM jobs WHERE trace_id = ?)
+          UNION ALL
+          SELECT * FROM audit WHERE job_id IS NULL AND trace_id = ?
+        ) WHERE ${unindexed} ORDER BY seq LIMIT ?`;
+      return (
+        this.statement(sql).all(
+          query.trace_id,
+          query.trace_id,
+          ...params,
+          query.limit,
+        ) as AuditRow[]
+      ).map(fromAuditRow);
     });
   }
 
