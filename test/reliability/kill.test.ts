@@ -418,7 +418,12 @@ async function verifyAcknowledged(
     for (const acked of members) {
       const data = decided.get(acked.job_id);
       assert.ok(data !== undefined, `trace ${traceId} lacks job.decided for ${acked.job_id}`);
-      assert.deepEqual(data, { decision: acked.decision }, `decision event of ${acked.job_id}`);
+      assert.deepEqual(
+        (data as { decision?: unknown }).decision,
+        acked.decision,
+        `decision event of ${acked.job_id}`,
+      );
+      assert.equal((data as { job_hash?: unknown }).job_hash, acked.job_hash);
     }
   });
 
