@@ -13,6 +13,16 @@ const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, 
 export const TenantId = (description: string) =>
   Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$', description });
 
+/** Page size of list endpoints. */
+export const PageLimit = Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 }));
+
+/** The query of a list endpoint that has no filters: a cursor from the previous page and a size. */
+export const PageQuery = (cursorMaxLength: number) =>
+  Type.Object(
+    { cursor: Type.Optional(Type.String({ maxLength: cursorMaxLength })), limit: PageLimit },
+    { additionalProperties: false },
+  );
+
 export const JobSubmitBody = Type.Object(
   {
     topic: Type.String({
@@ -111,7 +121,7 @@ export const JobListQuery = Type.Object(
     state: Type.Optional(JobState),
     topic: Type.Optional(Type.String({ maxLength: 256 })),
     cursor: Type.Optional(Type.String({ maxLength: 64 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    limit: PageLimit,
   },
   { additionalProperties: false },
 );

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AgentService } from '../../app/agents.js';
 import { RISK_LEVELS } from '../../core/model/request.js';
 import { principalOf } from '../auth.js';
-import { ErrorBody, TenantId } from '../schemas.js';
+import { ErrorBody, PageQuery, TenantId } from '../schemas.js';
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 const Name = Type.String({ minLength: 1, maxLength: 256 });
@@ -52,13 +52,7 @@ const TenantQuery = Type.Object(
   { additionalProperties: false },
 );
 type TenantQuery = Static<typeof TenantQuery>;
-const ListQuery = Type.Object(
-  {
-    cursor: Type.Optional(Type.String({ maxLength: 512 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-  },
-  { additionalProperties: false },
-);
+const ListQuery = PageQuery(512);
 type ListQuery = Static<typeof ListQuery>;
 const AgentView = Type.Object({
   tenant_id: Type.String(),

@@ -6,7 +6,7 @@ import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ApprovalService } from '../../app/approvals.js';
 import { principalOf } from '../auth.js';
-import { ErrorBody, JobParams } from '../schemas.js';
+import { ErrorBody, JobParams, PageLimit } from '../schemas.js';
 
 const Approval = Type.Object({
   job_id: Type.String(),
@@ -35,7 +35,7 @@ const ListQuery = Type.Object(
   {
     include_resolved: Type.Optional(Type.Boolean({ default: false })),
     cursor: Type.Optional(Type.String({ maxLength: 64 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    limit: PageLimit,
   },
   { additionalProperties: false },
 );

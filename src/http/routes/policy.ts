@@ -9,7 +9,7 @@ import type { JobService } from '../../app/jobs.js';
 import type { PolicyService } from '../../app/policy.js';
 import { POLICY_ORIGINS } from '../../core/model/policy-activation.js';
 import { principalOf } from '../auth.js';
-import { ErrorBody, JobSubmitBody } from '../schemas.js';
+import { ErrorBody, JobSubmitBody, PageQuery } from '../schemas.js';
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 const Snapshot = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'A policy snapshot id' });
@@ -45,13 +45,7 @@ const RollbackBody = Type.Object(
   { additionalProperties: false },
 );
 type RollbackBody = Static<typeof RollbackBody>;
-const HistoryQuery = Type.Object(
-  {
-    cursor: Type.Optional(Type.String({ maxLength: 32 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-  },
-  { additionalProperties: false },
-);
+const HistoryQuery = PageQuery(32);
 type HistoryQuery = Static<typeof HistoryQuery>;
 const EvaluateQuery = Type.Object(
   { explain: Type.Optional(Type.Boolean({ default: false })) },
