@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import type { FastifyInstance } from 'fastify';
 import { as, testGateway, tokenAuthenticator } from '../support/http-server.js';
 
 const prodWrite = {
@@ -17,17 +18,20 @@ interface Submitted {
   state: string;
 }
 
+async function submit(app: FastifyInstance, payload: object): Promise<Submitted> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/api/v1/jobs',
+    headers: as('agent-acme'),
+    payload,
+  });
+  return response.json<Submitted>();
+}
+
 describe('GET /api/v1/jobs/{id}?wait_for=terminal', () => {
   it('answers as soon as the job becomes terminal', async () => {
     const { app } = await testGateway({ authenticator: tokenAuthenticator });
-    const job = (
-      await app.inject({
-        method: 'POST',
-        url: '/api/v1/jobs',
-        headers: as('agent-acme'),
-        payload: prodWrite,
-      })
-    ).json<Submitted>();
+    const job = await submit(app, prodWrite);
     const started = Date.now();
     const waiting = app.inject({
       url: `/api/v1/jobs/${job.job_id}?wait_for=terminal&wait=30`,
@@ -50,14 +54,7 @@ describe('GET /api/v1/jobs/{id}?wait_for=terminal', () => {
 
   it('answers with the current state when the wait runs out, and at once for terminal jobs', async () => {
     const { app } = await testGateway({ authenticator: tokenAuthenticator });
-    const pending = (
-      await app.inject({
-        method: 'POST',
-        url: '/api/v1/jobs',
-        headers: as('agent-acme'),
-        payload: prodWrite,
-      })
-    ).json<Submitted>();
+    const pending = await submit(app, prodWrite);
     const started = Date.now();
     const timedOut = await app.inject({
       url: `/api/v1/jobs/${pending.job_id}?wait_for=terminal&wait=1`,
@@ -66,14 +63,7 @@ describe('GET /api/v1/jobs/{id}?wait_for=terminal', () => {
     assert.equal(timedOut.json<Submitted>().state, 'APPROVAL_REQUIRED');
     assert.ok(Date.now() - started >= 900, 'returned before the wait ran out');
 
-    const denied = (
-      await app.inject({
-        method: 'POST',
-        url: '/api/v1/jobs',
-        headers: as('agent-acme'),
-        payload: { topic: 'job.other', risk_tags: ['destructive'] },
-      })
-    ).json<Submitted>();
+    const denied = await submit(app, { topic: 'job.other', risk_tags: ['destructive'] });
     const at = Date.now();
     const immediate = await app.inject({
       url: `/api/v1/jobs/${denied.job_id}?wait_for=terminal&wait=30`,
@@ -104,14 +94,7 @@ describe('store faults', () => {
       dbPath,
       busyTimeoutMs: 50,
     });
-    const held = (
-      await app.inject({
-        method: 'POST',
-        url: '/api/v1/jobs',
-        headers: as('agent-acme'),
-        payload: prodWrite,
-      })
-    ).json<Submitted>();
+    const held = await submit(app, prodWrite);
 
     // Another process takes the write lock and keeps it: the gateway cannot commit anything.
     const other = new Database(dbPath);
