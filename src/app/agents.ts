@@ -5,10 +5,9 @@
 import type { UnsealedEvent } from '../core/audit/chain.js';
 import { WardenError } from '../core/errors.js';
 import type { AgentRecord } from '../core/model/agent-profile.js';
-import { inTenant, requireRole, tenantFilter } from '../core/model/principal.js';
+import { inTenant, requestedTenant, requireRole, tenantFilter } from '../core/model/principal.js';
 import type { Principal } from '../core/model/principal.js';
 import type { AgentProfile } from '../core/model/request.js';
-import { DEFAULT_TENANT } from '../core/model/request.js';
 import type { Clock } from '../ports/clock.js';
 import type { Store } from '../ports/store.js';
 
@@ -82,7 +81,7 @@ export class AgentService {
   }
 
   private tenantFor(principal: Principal, tenantId: string | undefined): string {
-    const tenant = tenantId ?? (principal.tenant === '*' ? DEFAULT_TENANT : principal.tenant);
+    const tenant = requestedTenant(principal, tenantId);
     // Another tenant's agents are not visible at all, so they are "not found", never "forbidden".
     if (!inTenant(principal, tenant)) {
       throw new WardenError('WARDEN_NOT_FOUND', `no tenant ${tenant} visible to this key`);

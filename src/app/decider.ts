@@ -41,12 +41,13 @@ export class Decider {
    * every throttle window it falls into; a dry run (policy evaluate) counts nothing.
    */
   async decide(request: JobRequest, now: string, record: boolean): Promise<Decided> {
-    const done = this.deps.metrics.decisionStarted();
+    // Only recorded decisions are measured: a dry run is not a decision anyone acted on.
+    const done = record ? this.deps.metrics.decisionStarted() : null;
     const policy = this.deps.policy();
     const { facts, windows, nowMs } = await this.facts(policy, request, now);
     const decision = policy.evaluate(request, facts);
     let uncount = NOTHING_COUNTED;
-    if (record) {
+    if (done !== null) {
       if (decision.type !== 'THROTTLE' && windows.length > 0) {
         for (const window of windows) this.deps.throttles.record(window, nowMs);
         uncount = () => {

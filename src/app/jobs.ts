@@ -13,7 +13,13 @@ import { stateForDecision, traceIdFromTraceparent } from '../core/jobs/outcome.j
 import { canTransition, isTerminal } from '../core/jobs/states.js';
 import type { JobState } from '../core/jobs/states.js';
 import type { Principal } from '../core/model/principal.js';
-import { hasRole, inTenant, requireRole, tenantFilter } from '../core/model/principal.js';
+import {
+  hasRole,
+  inTenant,
+  requestedTenant,
+  requireRole,
+  tenantFilter,
+} from '../core/model/principal.js';
 import type { JobRequest } from '../core/model/request.js';
 import type { Explanation } from '../core/policy/index.js';
 import type { JobPatch } from '../core/jobs/job.js';
@@ -68,7 +74,7 @@ export class JobService {
     traceparent?: string,
   ): Promise<SubmitResult> {
     const request = this.requestFor(input, principal);
-    const tenant = request.tenant_id ?? 'default';
+    const tenant = request.tenant_id;
     // Hashing first refuses a request that cannot be bound before anything is counted.
     const hash = jobHash(request, this.deps.sha256);
     const now = this.deps.clock.now();
@@ -254,8 +260,11 @@ export class JobService {
   }
 
   /** The request as the engine sees it: tenant resolved and allowed, principal from the key. */
-  private requestFor(input: SubmitInput, principal: Principal): JobRequest {
-    const tenant = input.tenant_id ?? (principal.tenant === '*' ? 'default' : principal.tenant);
+  private requestFor(
+    input: SubmitInput,
+    principal: Principal,
+  ): JobRequest & { readonly tenant_id: string } {
+    const tenant = requestedTenant(principal, input.tenant_id);
     if (!inTenant(principal, tenant)) {
       throw new WardenError(
         'WARDEN_FORBIDDEN',

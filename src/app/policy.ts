@@ -29,7 +29,8 @@ export interface InitialPolicy {
 /** The outcome of an activation request: unchanged when the policy was already active. */
 export interface ActivationResult {
   readonly changed: boolean;
-  readonly activation: PolicyActivation;
+  /** The active policy after the request. */
+  readonly policy: PolicyActivation;
 }
 
 export interface ActivationPage {
@@ -61,11 +62,8 @@ export class PolicyService {
   static async open(deps: PolicyServiceDeps, initial: InitialPolicy): Promise<PolicyService> {
     const compiled = compilePolicy(initial.source, { file: initial.file });
     const stored = await deps.store.activePolicy();
-    if (
-      stored !== null &&
-      stored.snapshot === compiled.snapshot &&
-      stored.source === initial.source
-    ) {
+    // The snapshot id follows from the source, so the same text is the same policy.
+    if (stored !== null && stored.source === initial.source) {
       return new PolicyService(deps, { compiled, activation: stored });
     }
     const activation = await record(deps, compiled, initial.source, stored, {
@@ -158,6 +156,10 @@ export class PolicyService {
     file: string,
   ): Promise<ActivationResult> {
     const run = async (): Promise<ActivationResult> => {
+      // The snapshot id follows from the source, so the same text is the same policy.
+      if (source === this.active.activation.source) {
+        return { changed: false, policy: this.active.activation };
+      }
       let compiled: CompiledPolicy;
       try {
         compiled = compilePolicy(source, { file });
@@ -174,13 +176,9 @@ export class PolicyService {
           problems: error.problems.map((p) => ({ ...p, file })),
         });
       }
-      const current = this.active.activation;
-      if (compiled.snapshot === current.snapshot && source === current.source) {
-        return { changed: false, activation: current };
-      }
-      const activation = await record(this.deps, compiled, source, current, meta);
+      const activation = await record(this.deps, compiled, source, this.active.activation, meta);
       this.active = { compiled, activation };
-      return { changed: true, activation };
+      return { changed: true, policy: activation };
     };
     const result = this.queue.then(run, run);
     this.queue = result.catch(() => undefined);

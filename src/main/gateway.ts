@@ -5,15 +5,12 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { createPrometheusMetrics } from '../adapters/metrics/prometheus.js';
-import { createRandomIds } from '../adapters/system/random-ids.js';
-import { nativeSha256 } from '../adapters/system/native-sha256.js';
 import { systemClock } from '../adapters/system/system-clock.js';
 import { devAuthenticator } from '../app/dev-authenticator.js';
 import type { CreatedKey } from '../app/keys.js';
 import { SYSTEM_PRINCIPAL } from '../app/keys.js';
-import { buildServer } from '../http/server.js';
 import { watchPolicyFile } from './policy-watch.js';
-import { createServices } from './services.js';
+import { assembleGateway } from './services.js';
 import { openStore } from './store-location.js';
 import type { StoreLocation } from './store-location.js';
 
@@ -46,28 +43,22 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       metrics.auditAppendFailed();
     },
   });
-  let services;
+  let assembled;
   try {
-    services = await createServices({
+    assembled = await assembleGateway({
       store,
       clock: systemClock,
-      ids: createRandomIds(),
-      sha256: nativeSha256,
       metrics,
       policy: { source, file: config.policyFile, author: SYSTEM_PRINCIPAL.id },
+      ...(config.dev ? { authenticator: devAuthenticator } : {}),
+      logger: config.logger ?? false,
     });
   } catch (error) {
     await store.close();
     throw error;
   }
+  const { services, server } = assembled;
   const bootstrapKey = config.dev ? null : await services.keys.bootstrap();
-  const server = await buildServer({
-    ...services,
-    authenticator: config.dev ? devAuthenticator : services.keys,
-    ready: () => store.ping(),
-    metrics: { text: () => metrics.text(), contentType: metrics.contentType },
-    logger: config.logger ?? false,
-  });
   const watcher =
     config.watchPolicy === false
       ? null

@@ -38,8 +38,8 @@ export function watchPolicyFile(
       return;
     }
     try {
-      const { changed, activation } = await policy.reloadFile(source, file);
-      if (changed) report(`policy reloaded from ${file}: snapshot ${activation.snapshot}`);
+      const { changed, policy: active } = await policy.reloadFile(source, file);
+      if (changed) report(`policy reloaded from ${file}: snapshot ${active.snapshot}`);
     } catch (error) {
       const detail = error instanceof WardenError ? error.message : String(error);
       report(`policy file ${file} refused; the active policy keeps serving: ${detail}`);

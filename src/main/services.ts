@@ -1,6 +1,6 @@
 /**
- * Wires the app's services over a store, a clock, ids and metrics. Shared by the gateway and by
- * tests, so both run exactly the same object graph.
+ * Wires the app's services and the HTTP server over a store, a clock and metrics. Shared by the
+ * gateway and by tests, so both run exactly the same object graph.
  */
 import { AgentService } from '../app/agents.js';
 import { ApprovalService } from '../app/approvals.js';
@@ -13,6 +13,12 @@ import { PolicyService } from '../app/policy.js';
 import type { InitialPolicy } from '../app/policy.js';
 import type { Sha256 } from '../core/audit/chain.js';
 import { ThrottleLog } from '../core/throttle/windows.js';
+import type { FastifyInstance } from 'fastify';
+import type { PrometheusMetrics } from '../adapters/metrics/prometheus.js';
+import { createRandomIds } from '../adapters/system/random-ids.js';
+import { nativeSha256 } from '../adapters/system/native-sha256.js';
+import { buildServer } from '../http/server.js';
+import type { Authenticator } from '../ports/authenticator.js';
 import type { Clock } from '../ports/clock.js';
 import type { Ids } from '../ports/ids.js';
 import type { Metrics } from '../ports/metrics.js';
@@ -54,4 +60,42 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
     agents: new AgentService({ store, clock }),
     changes,
   };
+}
+
+export interface GatewayParts {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly metrics: PrometheusMetrics;
+  readonly policy: InitialPolicy;
+  /** Who makes each request; the API keys when absent. */
+  readonly authenticator?: Authenticator;
+  readonly bodyLimit?: number;
+  readonly logger?: boolean | Record<string, unknown>;
+}
+
+export interface AssembledGateway {
+  readonly services: Services;
+  readonly server: FastifyInstance;
+}
+
+/** The services and the HTTP server over them, with random ids and the native SHA-256. */
+export async function assembleGateway(parts: GatewayParts): Promise<AssembledGateway> {
+  const { store, metrics } = parts;
+  const services = await createServices({
+    store,
+    clock: parts.clock,
+    ids: createRandomIds(),
+    sha256: nativeSha256,
+    metrics,
+    policy: parts.policy,
+  });
+  const server = await buildServer({
+    ...services,
+    authenticator: parts.authenticator ?? services.keys,
+    ready: () => store.ping(),
+    metrics,
+    ...(parts.bodyLimit === undefined ? {} : { bodyLimit: parts.bodyLimit }),
+    ...(parts.logger === undefined ? {} : { logger: parts.logger }),
+  });
+  return { services, server };
 }

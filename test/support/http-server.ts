@@ -7,16 +7,13 @@ import type { FastifyInstance } from 'fastify';
 import { createPrometheusMetrics } from '../../src/adapters/metrics/prometheus.js';
 import type { PrometheusMetrics } from '../../src/adapters/metrics/prometheus.js';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
-import { createRandomIds } from '../../src/adapters/system/random-ids.js';
-import { nativeSha256 } from '../../src/adapters/system/native-sha256.js';
 import { systemClock } from '../../src/adapters/system/system-clock.js';
 import { devAuthenticator } from '../../src/app/dev-authenticator.js';
 import type { Principal } from '../../src/core/model/principal.js';
 import { compilePolicy } from '../../src/core/policy/index.js';
 import type { Authenticator } from '../../src/ports/authenticator.js';
 import type { Clock } from '../../src/ports/clock.js';
-import { buildServer } from '../../src/http/server.js';
-import { createServices } from '../../src/main/services.js';
+import { assembleGateway } from '../../src/main/services.js';
 import type { Services } from '../../src/main/services.js';
 
 export const SEED_POLICY_FILE = 'examples/policies/seed.yaml';
@@ -78,19 +75,12 @@ export async function testGateway(options: TestServerOptions = {}): Promise<Test
     },
   });
   opened.push(store);
-  const services = await createServices({
+  const { services, server: app } = await assembleGateway({
     store,
     clock: options.clock ?? systemClock,
-    ids: createRandomIds(),
-    sha256: nativeSha256,
     metrics,
     policy: { source: options.policySource ?? seedSource, file: 'policy.yaml', author: 'system' },
-  });
-  const app = await buildServer({
-    ...services,
     authenticator: options.authenticator ?? devAuthenticator,
-    ready: () => store.ping(),
-    metrics,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
   });
   opened.unshift({

@@ -87,6 +87,27 @@ interface AuditRow {
   hash: string;
 }
 
+/** One `WHERE` condition and its parameters; `false` for a filter the query leaves out. */
+type Condition = readonly [clause: string, ...params: unknown[]] | false;
+
+/** The conditions that apply, with their parameters in order. */
+function conditions(all: readonly Condition[]): { clauses: string[]; params: unknown[] } {
+  const clauses: string[] = [];
+  const params: unknown[] = [];
+  for (const condition of all) {
+    if (condition === false) continue;
+    const [clause, ...values] = condition;
+    clauses.push(clause);
+    params.push(...values);
+  }
+  return { clauses, params };
+}
+
+/** `WHERE a AND b`, or nothing when no condition applies. */
+function whereSql(clauses: readonly string[]): string {
+  return clauses.length === 0 ? '' : `WHERE ${clauses.join(' AND ')}`;
+}
+
 function unavailable(error: unknown): WardenError {
   const message = error instanceof Error ? error.message : String(error);
   return new WardenError('WARDEN_STORE_UNAVAILABLE', `the store is unavailable: ${message}`);
@@ -258,17 +279,13 @@ export class SqliteStore implements Store {
 
   listJobs(filter: JobFilter): Promise<readonly JobRecord[]> {
     return this.read(() => {
-      const where: string[] = [];
-      const params: unknown[] = [];
-      const add = (clause: string, value: unknown): void => {
-        where.push(clause);
-        params.push(value);
-      };
-      if (filter.tenant_id !== undefined) add('tenant_id = ?', filter.tenant_id);
-      if (filter.state !== undefined) add('state = ?', filter.state);
-      if (filter.topic !== undefined) add('topic = ?', filter.topic);
-      if (filter.after !== undefined) add('job_id > ?', filter.after);
-      const sql = `SELECT * FROM jobs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY job_id LIMIT ?`;
+      const { clauses, params } = conditions([
+        filter.tenant_id !== undefined && ['tenant_id = ?', filter.tenant_id],
+        filter.state !== undefined && ['state = ?', filter.state],
+        filter.topic !== undefined && ['topic = ?', filter.topic],
+        filter.after !== undefined && ['job_id > ?', filter.after],
+      ]);
+      const sql = `SELECT * FROM jobs ${whereSql(clauses)} ORDER BY job_id LIMIT ?`;
       return (this.statement(sql).all(...params, filter.limit) as JobRow[]).map(fromRow);
     });
   }
@@ -310,29 +327,25 @@ export class SqliteStore implements Store {
 
   queryAudit(query: AuditQuery): Promise<readonly AuditEvent[]> {
     return this.read(() => {
-      const where: string[] = ['seq > ?'];
-      const params: unknown[] = [query.after_seq ?? 0];
-      for (const key of ['tenant_id', 'type', 'job_id'] as const) {
-        const value = query[key];
-        if (value !== undefined) {
-          where.push(`${key} = ?`);
-          params.push(value);
-        }
-      }
-      const filter = where.join(' AND ');
+      const { clauses, params } = conditions([
+        ['seq > ?', query.after_seq ?? 0],
+        query.tenant_id !== undefined && ['tenant_id = ?', query.tenant_id],
+        query.type !== undefined && ['type = ?', query.type],
+        query.job_id !== undefined && ['job_id = ?', query.job_id],
+      ]);
       if (query.trace_id === undefined) {
-        const sql = `SELECT * FROM audit WHERE ${filter} ORDER BY seq LIMIT ?`;
+        const sql = `SELECT * FROM audit ${whereSql(clauses)} ORDER BY seq LIMIT ?`;
         return (this.statement(sql).all(...params, query.limit) as AuditRow[]).map(fromAuditRow);
       }
       // A trace is its jobs' events (through the jobs table) and its events of no job. The unary
       // `+` keeps the other filters off the indexes, so SQLite walks the trace's few rows rather
       // than a whole tenant's events.
-      const unindexed = where.map((clause) => `+${clause}`).join(' AND ');
+      const unindexed = whereSql(clauses.map((clause) => `+${clause}`));
       const sql = `SELECT * FROM (
           SELECT * FROM audit WHERE job_id IN (SELECT job_id FROM jobs WHERE trace_id = ?)
           UNION ALL
           SELECT * FROM audit WHERE job_id IS NULL AND trace_id = ?
-        ) WHERE ${unindexed} ORDER BY seq LIMIT ?`;
+        ) ${unindexed} ORDER BY seq LIMIT ?`;
       return (
         this.statement(sql).all(
           query.trace_id,
@@ -446,17 +459,15 @@ export class SqliteStore implements Store {
 
   listAgents(query: AgentQuery): Promise<readonly AgentRecord[]> {
     return this.read(() => {
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (query.tenant_id !== undefined) {
-        where.push('tenant_id = ?');
-        params.push(query.tenant_id);
-      }
-      if (query.after !== undefined) {
-        where.push('(tenant_id, agent_id) > (?, ?)');
-        params.push(query.after.tenant_id, query.after.agent_id);
-      }
-      const sql = `SELECT * FROM agents ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY tenant_id, agent_id LIMIT ?`;
+      const { clauses, params } = conditions([
+        query.tenant_id !== undefined && ['tenant_id = ?', query.tenant_id],
+        query.after !== undefined && [
+          '(tenant_id, agent_id) > (?, ?)',
+          query.after.tenant_id,
+          query.after.agent_id,
+        ],
+      ]);
+      const sql = `SELECT * FROM agents ${whereSql(clauses)} ORDER BY tenant_id, agent_id LIMIT ?`;
       return (this.statement(sql).all(...params, query.limit) as AgentRow[]).map(fromAgentRow);
     });
   }

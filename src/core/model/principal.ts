@@ -2,6 +2,7 @@
  * Who is calling (§11): always from authentication, never from a request body.
  */
 import { WardenError } from '../errors.js';
+import { DEFAULT_TENANT } from './request.js';
 
 export const ROLES = ['agent', 'worker', 'approver', 'admin', 'auditor'] as const;
 export type Role = (typeof ROLES)[number];
@@ -21,6 +22,11 @@ export function hasRole(principal: Principal, ...roles: readonly Role[]): boolea
 /** Whether the principal may see resources of `tenant` at all. */
 export function inTenant(principal: Principal, tenant: string): boolean {
   return principal.tenant === '*' || principal.tenant === tenant;
+}
+
+/** The tenant a request names, else the key's own (`default` for a key of every tenant). */
+export function requestedTenant(principal: Principal, requested: string | undefined): string {
+  return requested ?? (principal.tenant === '*' ? DEFAULT_TENANT : principal.tenant);
 }
 
 /** The store filter that limits reads to what the principal's tenant may see. */

@@ -102,8 +102,7 @@ export function policyRoutes(app: FastifyInstance, policy: PolicyService, jobs: 
       },
       async (request) => {
         const message = request.body.message ?? request.query.message ?? '';
-        const result = await policy.replace(principalOf(request), request.body.source, message);
-        return { changed: result.changed, policy: result.activation };
+        return policy.replace(principalOf(request), request.body.source, message);
       },
     );
     done();
@@ -138,8 +137,7 @@ export function policyRoutes(app: FastifyInstance, policy: PolicyService, jobs: 
     },
     async (request) => {
       const { snapshot, message } = request.body;
-      const result = await policy.rollback(principalOf(request), snapshot, message ?? '');
-      return { changed: result.changed, policy: result.activation };
+      return policy.rollback(principalOf(request), snapshot, message ?? '');
     },
   );
 
