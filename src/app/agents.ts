@@ -8,12 +8,28 @@ import type { AgentRecord } from '../core/model/agent-profile.js';
 import { inTenant, requestedTenant, requireRole, tenantFilter } from '../core/model/principal.js';
 import type { Principal } from '../core/model/principal.js';
 import type { AgentProfile } from '../core/model/request.js';
+import { UNKNOWN_AGENT } from '../core/model/request.js';
 import type { Clock } from '../ports/clock.js';
 import type { Store } from '../ports/store.js';
 
 export interface AgentServiceDeps {
   readonly store: Store;
   readonly clock: Clock;
+  /**
+   * How long a looked-up profile is reused for decisions (default 2 s). This service's own writes
+   * replace their entry at once; the bound only matters for profiles written by another gateway
+   * sharing the store.
+   */
+  readonly profileTtlMs?: number;
+  /** Profiles (and "no profile" answers) kept at most; the oldest lookup is dropped first. */
+  readonly profileCacheSize?: number;
+  /** Milliseconds on a monotonic clock, for the cache's expiry. */
+  readonly monotonicMs?: () => number;
+}
+
+interface CachedProfile {
+  readonly profile: AgentProfile;
+  readonly expiresAt: number;
 }
 
 export interface AgentPage {
@@ -22,7 +38,32 @@ export interface AgentPage {
 }
 
 export class AgentService {
-  constructor(private readonly deps: AgentServiceDeps) {}
+  /**
+   * Profiles by tenant and agent id: every decision that names an agent needs one, and a store
+   * read per decision costs more than the rest of the evaluation.
+   */
+  private readonly profiles = new Map<string, CachedProfile>();
+  private readonly ttlMs: number;
+  private readonly cacheSize: number;
+  private readonly monotonicMs: () => number;
+
+  constructor(private readonly deps: AgentServiceDeps) {
+    this.ttlMs = deps.profileTtlMs ?? 2000;
+    this.cacheSize = deps.profileCacheSize ?? 10_000;
+    this.monotonicMs = deps.monotonicMs ?? (() => performance.now());
+  }
+
+  /** The profile a decision sees: the registered one, or `unknown` risk for an unregistered agent. */
+  async profile(tenantId: string, agentId: string): Promise<AgentProfile> {
+    const key = profileKey(tenantId, agentId);
+    const cached = this.profiles.get(key);
+    const now = this.monotonicMs();
+    if (cached !== undefined && cached.expiresAt > now) return cached.profile;
+    const record = await this.deps.store.getAgent(tenantId, agentId);
+    const profile = record?.profile ?? UNKNOWN_AGENT;
+    this.remember(key, profile);
+    return profile;
+  }
 
   /** Registers or replaces a profile; the tenant defaults to the key's own. */
   async put(
@@ -50,7 +91,9 @@ export class AgentService {
       actor: principal.id,
       data: { agent_id: agentId, profile },
     };
-    return this.deps.store.putAgent(record, [event]);
+    const stored = await this.deps.store.putAgent(record, [event]);
+    this.remember(profileKey(tenant, agentId), stored.profile);
+    return stored;
   }
 
   async get(principal: Principal, agentId: string, tenantId?: string): Promise<AgentRecord> {
@@ -80,6 +123,16 @@ export class AgentService {
     };
   }
 
+  private remember(key: string, profile: AgentProfile): void {
+    // Re-inserting moves the key to the end, so the first key is always the oldest lookup.
+    this.profiles.delete(key);
+    this.profiles.set(key, { profile, expiresAt: this.monotonicMs() + this.ttlMs });
+    if (this.profiles.size > this.cacheSize) {
+      const oldest = this.profiles.keys().next();
+      if (oldest.done !== true) this.profiles.delete(oldest.value);
+    }
+  }
+
   private tenantFor(principal: Principal, tenantId: string | undefined): string {
     const tenant = requestedTenant(principal, tenantId);
     // Another tenant's agents are not visible at all, so they are "not found", never "forbidden".
@@ -88,6 +141,11 @@ export class AgentService {
     }
     return tenant;
   }
+}
+
+/** Tenant ids hold no NUL, so the pair maps to one key unambiguously. */
+function profileKey(tenantId: string, agentId: string): string {
+  return `${tenantId}\u0000${agentId}`;
 }
 
 function encodeCursor(record: AgentRecord): string {

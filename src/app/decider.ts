@@ -9,10 +9,14 @@ import { UNKNOWN_AGENT } from '../core/model/request.js';
 import type { CompiledPolicy, Explanation } from '../core/policy/index.js';
 import type { ThrottleLog, ThrottleWindow } from '../core/throttle/windows.js';
 import type { Metrics } from '../ports/metrics.js';
-import type { Store } from '../ports/store.js';
+
+/** Where the decider finds an agent's profile. */
+export interface AgentProfiles {
+  profile(tenantId: string, agentId: string): Promise<AgentProfile>;
+}
 
 export interface DeciderDeps {
-  readonly store: Store;
+  readonly profiles: AgentProfiles;
   /** The active policy at the time of the call. */
   readonly policy: () => CompiledPolicy;
   readonly throttles: ThrottleLog;
@@ -90,7 +94,6 @@ export class Decider {
 
   private async agentProfile(request: JobRequest): Promise<AgentProfile> {
     if (request.agent_id === undefined) return UNKNOWN_AGENT;
-    const record = await this.deps.store.getAgent(request.tenant_id ?? 'default', request.agent_id);
-    return record?.profile ?? UNKNOWN_AGENT;
+    return this.deps.profiles.profile(request.tenant_id ?? 'default', request.agent_id);
   }
 }

@@ -49,7 +49,13 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
   const policy = await PolicyService.open({ store, clock }, deps.policy);
   const current = (): ReturnType<PolicyService['current']> => policy.current();
   const changes = new JobChanges();
-  const decider = new Decider({ store, policy: current, throttles: new ThrottleLog(), metrics });
+  const agents = new AgentService({ store, clock });
+  const decider = new Decider({
+    profiles: agents,
+    policy: current,
+    throttles: new ThrottleLog(),
+    metrics,
+  });
   const jobs = new JobService({ store, clock, ids, decider, changes, sha256 });
   return {
     jobs,
@@ -57,7 +63,7 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
     audit: new AuditService(store, sha256),
     keys: new KeyService({ store, clock, ids, sha256 }),
     policy,
-    agents: new AgentService({ store, clock }),
+    agents,
     changes,
   };
 }

@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { createRandomIds } from '../../src/adapters/system/random-ids.js';
 import { nativeSha256 } from '../../src/adapters/system/native-sha256.js';
+import { AgentService } from '../../src/app/agents.js';
 import { Decider } from '../../src/app/decider.js';
 import { JobChanges } from '../../src/app/job-changes.js';
 import { NO_METRICS } from '../../src/ports/metrics.js';
@@ -45,13 +46,14 @@ function service(
 ): { jobs: JobService; store: SqliteStore } {
   const store = new SqliteStore({ path: ':memory:' });
   stores.push(store);
+  const clock = { now: () => now };
   return {
     jobs: new JobService({
       store,
-      clock: { now: () => now },
+      clock,
       ids: createRandomIds(),
       decider: new Decider({
-        store,
+        profiles: new AgentService({ store, clock }),
         policy: () => policy,
         throttles: new ThrottleLog(),
         metrics: NO_METRICS,

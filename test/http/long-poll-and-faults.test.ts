@@ -153,6 +153,45 @@ describe('store faults', () => {
     assert.match(metrics, /^warden_audit_append_failures_total 2$/m);
   });
 
+  it('keeps answering reads while a write waits for a lock held by another process', async () => {
+    const dbPath = join(mkdtempSync(join(tmpdir(), 'warden-fault-')), 'warden.db');
+    const { app } = await testGateway({
+      authenticator: tokenAuthenticator,
+      dbPath,
+      busyTimeoutMs: 10_000,
+    });
+    const earlier = await submit(app, prodWrite);
+    const other = new Database(dbPath);
+    other.exec('BEGIN EXCLUSIVE');
+    let settled = false;
+    const waiting = app
+      .inject({
+        method: 'POST',
+        url: '/api/v1/jobs',
+        headers: as('agent-acme'),
+        payload: { topic: 'job.mcp-bridge.read.list' },
+      })
+      .finally(() => {
+        settled = true;
+      });
+    try {
+      // The write waits on the writer thread, so the event loop stays free for everything else.
+      const health = await app.inject({ url: '/healthz' });
+      assert.equal(health.statusCode, 200);
+      const read = await app.inject({
+        url: `/api/v1/jobs/${earlier.job_id}`,
+        headers: as('auditor-acme'),
+      });
+      assert.equal(read.json<Submitted>().state, 'APPROVAL_REQUIRED');
+      assert.equal(settled, false, 'the write should still be waiting for the lock');
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    // The lock cleared within the busy timeout: the waiting write commits.
+    assert.equal((await waiting).statusCode, 201);
+  });
+
   it('answers 503 on every path once the store is gone, and /readyz says so', async () => {
     const { app, store } = await testGateway({ authenticator: tokenAuthenticator });
     assert.equal((await app.inject({ url: '/readyz' })).statusCode, 200);

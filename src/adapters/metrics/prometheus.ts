@@ -24,6 +24,25 @@ class BoundedLabel {
   }
 }
 
+/**
+ * A counter's per-label-set children, looked up by a joined key: prom-client hashes the label
+ * object on every `inc`, which shows on the decision path. Bounded by the label caps above.
+ */
+function childrenOf<T extends string>(
+  counter: Counter<T>,
+): (...values: string[]) => { inc(): void } {
+  const children = new Map<string, { inc(): void }>();
+  return (...values) => {
+    const key = values.join('\u0000');
+    let child = children.get(key);
+    if (child === undefined) {
+      child = counter.labels(...values);
+      children.set(key, child);
+    }
+    return child;
+  };
+}
+
 export interface PrometheusMetrics extends Metrics {
   readonly registry: Registry;
   /** The exposition text for `/metrics`. */
@@ -68,6 +87,10 @@ export function createPrometheusMetrics(
     registers: [registry],
   });
 
+  const decisionsBy = childrenOf(decisions);
+  const agentActionsBy = childrenOf(agentActions);
+  const violationsBy = childrenOf(violations);
+
   return {
     registry,
     contentType: registry.contentType,
@@ -78,19 +101,16 @@ export function createPrometheusMetrics(
         stop();
         const { decision } = report;
         const agent = agents.value(report.agent_id ?? 'unknown');
-        decisions.inc({ decision: decision.type });
+        decisionsBy(decision.type).inc();
         const allowed = decision.type === 'ALLOW' || decision.type === 'ALLOW_WITH_CONSTRAINTS';
-        agentActions.inc({
-          agent_name: agent,
-          action: actions.value(report.topic),
-          allowed: String(allowed),
-        });
+        agentActionsBy(agent, actions.value(report.topic), String(allowed)).inc();
         if (decision.type === 'DENY') {
-          violations.inc({
-            agent_name: agent,
-            policy_name: decision.rule_id ?? 'default_decision',
-            severity: report.severity ?? 'none',
-          });
+          // Label order as declared: agent_name, policy_name, severity.
+          violationsBy(
+            agent,
+            decision.rule_id ?? 'default_decision',
+            report.severity ?? 'none',
+          ).inc();
         }
       };
     },

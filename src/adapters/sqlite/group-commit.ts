@@ -30,6 +30,7 @@ export class GroupCommit {
   private queue: Pending[] = [];
   private scheduled = false;
   private committed = 0;
+  private idle: (() => void)[] = [];
 
   constructor(
     private readonly db: Database,
@@ -53,6 +54,12 @@ export class GroupCommit {
     });
   }
 
+  /** Resolves once every operation submitted so far has been committed or rejected. */
+  drained(): Promise<void> {
+    if (!this.scheduled) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
   /** Flushes on the next turn of the event loop, once, however many writes arrive meanwhile. */
   private schedule(): void {
     if (this.scheduled || this.queue.length === 0) return;
@@ -66,6 +73,13 @@ export class GroupCommit {
     const batch = this.queue.splice(0, this.maxBatch);
     this.scheduled = false;
     this.schedule();
+    this.settle(batch);
+    if (this.queue.length === 0) {
+      for (const resolve of this.idle.splice(0)) resolve();
+    }
+  }
+
+  private settle(batch: readonly Pending[]): void {
     let outcomes: Outcome[];
     try {
       outcomes = this.runFast(batch) ?? this.runIsolated(batch);

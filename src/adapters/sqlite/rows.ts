@@ -1,0 +1,123 @@
+/**
+ * How records map to SQLite rows: JSON columns for structured fields, shared by the store's reads
+ * and its writes (which may run on another thread).
+ */
+import type { AuditEvent } from '../../core/audit/chain.js';
+import type { JobRecord } from '../../core/jobs/job.js';
+import type { JobState } from '../../core/jobs/states.js';
+import type { AgentRecord } from '../../core/model/agent-profile.js';
+import type { ApiKeyRecord } from '../../core/model/api-key.js';
+import type { Role } from '../../core/model/principal.js';
+import type { AgentProfile } from '../../core/model/request.js';
+
+export interface JobRow {
+  job_id: string;
+  tenant_id: string;
+  topic: string;
+  agent_id: string | null;
+  principal: string;
+  trace_id: string;
+  idempotency_key: string | null;
+  dispatch: string;
+  risk_tags: string;
+  labels: string;
+  payload: string | null;
+  job_hash: string;
+  state: string;
+  decision: string;
+  constraints: string;
+  attempt: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AuditRow {
+  seq: number;
+  at: string;
+  type: string;
+  tenant_id: string;
+  trace_id: string;
+  job_id: string | null;
+  actor: string;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export function toJobRow(job: JobRecord): JobRow {
+  return {
+    job_id: job.job_id,
+    tenant_id: job.tenant_id,
+    topic: job.topic,
+    agent_id: job.agent_id,
+    principal: job.principal,
+    trace_id: job.trace_id,
+    idempotency_key: job.idempotency_key,
+    dispatch: job.dispatch,
+    risk_tags: JSON.stringify(job.risk_tags),
+    labels: JSON.stringify(job.labels),
+    // NULL is "no payload", the JSON text `null` is an explicit null: the job hash tells them apart.
+    payload: job.payload === undefined ? null : JSON.stringify(job.payload),
+    job_hash: job.job_hash,
+    state: job.state,
+    decision: JSON.stringify(job.decision),
+    constraints: JSON.stringify(job.constraints),
+    attempt: job.attempt,
+    created_at: job.created_at,
+    updated_at: job.updated_at,
+  };
+}
+
+export function fromJobRow(row: JobRow): JobRecord {
+  const job = {
+    job_id: row.job_id,
+    tenant_id: row.tenant_id,
+    topic: row.topic,
+    agent_id: row.agent_id,
+    principal: row.principal,
+    trace_id: row.trace_id,
+    idempotency_key: row.idempotency_key,
+    dispatch: row.dispatch as JobRecord['dispatch'],
+    risk_tags: JSON.parse(row.risk_tags) as string[],
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    job_hash: row.job_hash,
+    state: row.state as JobState,
+    decision: JSON.parse(row.decision) as JobRecord['decision'],
+    constraints: JSON.parse(row.constraints) as JobRecord['constraints'],
+    attempt: row.attempt,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+  return row.payload === null ? job : { ...job, payload: JSON.parse(row.payload) as unknown };
+}
+
+export interface KeyRow {
+  id: string;
+  hash: string;
+  name: string;
+  tenant: string;
+  roles: string;
+  created_at: string;
+  created_by: string;
+  revoked_at: string | null;
+}
+
+export function fromKeyRow(row: KeyRow): ApiKeyRecord {
+  return { ...row, roles: JSON.parse(row.roles) as Role[] };
+}
+
+export interface AgentRow {
+  tenant_id: string;
+  agent_id: string;
+  profile: string;
+  updated_at: string;
+  updated_by: string;
+}
+
+export function fromAgentRow(row: AgentRow): AgentRecord {
+  return { ...row, profile: JSON.parse(row.profile) as AgentProfile };
+}
+
+export function fromAuditRow(row: AuditRow): AuditEvent {
+  return { ...row, data: JSON.parse(row.data) as unknown };
+}

@@ -1,0 +1,170 @@
+/**
+ * Every write the SQLite store makes, as synchronous operations on one connection, each run
+ * inside the caller's transaction. Written once and run wherever the write connection lives: on
+ * the event loop for an in-memory database, on the writer thread for a file.
+ *
+ * A write is plain data (`WriteRequest`), so it can cross to another thread: an operation name
+ * and its arguments, all structured-cloneable.
+ */
+import type { Database as Db } from 'better-sqlite3';
+import { sealEvents } from '../../core/audit/chain.js';
+import type { AuditEvent, Sha256, UnsealedEvent } from '../../core/audit/chain.js';
+import type { JobPatch, JobRecord } from '../../core/jobs/job.js';
+import type { JobState } from '../../core/jobs/states.js';
+import type { AgentRecord } from '../../core/model/agent-profile.js';
+import type { ApiKeyRecord } from '../../core/model/api-key.js';
+import type { NewPolicyActivation, PolicyActivation } from '../../core/model/policy-activation.js';
+import type { InsertOutcome } from '../../ports/store.js';
+import { fromJobRow, fromKeyRow, toJobRow } from './rows.js';
+import type { AuditRow, JobRow, KeyRow } from './rows.js';
+
+export interface WriteOps {
+  readonly insertJob: (job: JobRecord, events: readonly UnsealedEvent[]) => InsertOutcome;
+  readonly updateJob: (
+    jobId: string,
+    from: readonly JobState[],
+    patch: JobPatch,
+    events: readonly UnsealedEvent[],
+  ) => JobRecord | null;
+  readonly appendAudit: (events: readonly UnsealedEvent[]) => AuditEvent[];
+  readonly insertKey: (key: ApiKeyRecord, events: readonly UnsealedEvent[]) => void;
+  readonly revokeKey: (
+    id: string,
+    at: string,
+    events: readonly UnsealedEvent[],
+  ) => ApiKeyRecord | null;
+  readonly activatePolicy: (
+    activation: NewPolicyActivation,
+    events: readonly UnsealedEvent[],
+  ) => PolicyActivation;
+  readonly putAgent: (agent: AgentRecord, events: readonly UnsealedEvent[]) => AgentRecord;
+}
+
+export type WriteName = keyof WriteOps;
+
+/** One write as data: which operation, with which arguments. */
+export type WriteRequest = {
+  [K in WriteName]: { readonly op: K; readonly args: Parameters<WriteOps[K]> };
+}[WriteName];
+
+export type WriteResult<K extends WriteName> = ReturnType<WriteOps[K]>;
+
+/** Runs one write request against the operations. */
+export function runWrite(ops: WriteOps, request: WriteRequest): unknown {
+  // The mapped union pairs each name with its own arguments; TypeScript cannot follow the
+  // correlation through the index, so the call goes through a widened signature.
+  const op = ops[request.op] as (...args: readonly unknown[]) => unknown;
+  return op(...request.args);
+}
+
+export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
+  const statements = {
+    insertJob: db.prepare<JobRow>(
+      `INSERT INTO jobs VALUES (@job_id, @tenant_id, @topic, @agent_id, @principal, @trace_id,
+        @idempotency_key, @dispatch, @risk_tags, @labels, @payload, @job_hash, @state, @decision,
+        @constraints, @attempt, @created_at, @updated_at)`,
+    ),
+    jobById: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE job_id = ?'),
+    jobByKey: db.prepare<[string, string], JobRow>(
+      'SELECT * FROM jobs WHERE tenant_id = ? AND idempotency_key = ?',
+    ),
+    updateJob: db.prepare<[string, string, string, number, string, string]>(
+      'UPDATE jobs SET state = ?, decision = ?, constraints = ?, attempt = ?, updated_at = ? WHERE job_id = ?',
+    ),
+    auditHead: db.prepare<[], { seq: number; hash: string }>(
+      'SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1',
+    ),
+    insertAudit: db.prepare<AuditRow>(
+      `INSERT INTO audit VALUES (@seq, @at, @type, @tenant_id, @trace_id, @job_id, @actor, @data,
+        @prev_hash, @hash)`,
+    ),
+    insertKey: db.prepare(
+      'INSERT INTO api_keys VALUES (@id, @hash, @name, @tenant, @roles, @created_at, @created_by, @revoked_at)',
+    ),
+    revokeKey: db.prepare<[string, string]>(
+      'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+    ),
+    keyById: db.prepare<[string], KeyRow>('SELECT * FROM api_keys WHERE id = ?'),
+    insertActivation: db.prepare<NewPolicyActivation>(
+      `INSERT INTO policy_activations (snapshot, source, origin, author, message, activated_at)
+        VALUES (@snapshot, @source, @origin, @author, @message, @activated_at)`,
+    ),
+    putAgent: db.prepare(
+      `INSERT INTO agents VALUES (@tenant_id, @agent_id, @profile, @updated_at, @updated_by)
+        ON CONFLICT (tenant_id, agent_id) DO UPDATE SET profile = excluded.profile,
+          updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+    ),
+  };
+
+  /** Seals events onto the current head, inside the caller's transaction. */
+  function append(events: readonly UnsealedEvent[]): AuditEvent[] {
+    if (events.length === 0) return [];
+    const sealed = sealEvents(statements.auditHead.get() ?? null, events, sha256);
+    for (const event of sealed) {
+      statements.insertAudit.run({ ...event, data: JSON.stringify(event.data) });
+    }
+    return sealed;
+  }
+
+  return {
+    insertJob(job, events) {
+      if (job.idempotency_key !== null) {
+        const existing = statements.jobByKey.get(job.tenant_id, job.idempotency_key);
+        if (existing !== undefined) return { kind: 'existing', job: fromJobRow(existing) };
+      }
+      statements.insertJob.run(toJobRow(job));
+      append(events);
+      return { kind: 'inserted', job };
+    },
+
+    updateJob(jobId, from, patch, events) {
+      const row = statements.jobById.get(jobId);
+      if (row === undefined || !from.includes(row.state as JobState)) return null;
+      const current = fromJobRow(row);
+      const next: JobRecord = {
+        ...current,
+        state: patch.state,
+        updated_at: patch.updated_at,
+        decision: patch.decision ?? current.decision,
+        constraints: patch.constraints ?? current.constraints,
+        attempt: patch.attempt ?? current.attempt,
+      };
+      statements.updateJob.run(
+        next.state,
+        JSON.stringify(next.decision),
+        JSON.stringify(next.constraints),
+        next.attempt,
+        next.updated_at,
+        jobId,
+      );
+      append(events);
+      return next;
+    },
+
+    appendAudit: append,
+
+    insertKey(key, events) {
+      statements.insertKey.run({ ...key, roles: JSON.stringify(key.roles) });
+      append(events);
+    },
+
+    revokeKey(id, at, events) {
+      if (statements.revokeKey.run(at, id).changes === 0) return null;
+      append(events);
+      const row = statements.keyById.get(id);
+      return row === undefined ? null : fromKeyRow(row);
+    },
+
+    activatePolicy(activation, events) {
+      const { lastInsertRowid } = statements.insertActivation.run(activation);
+      append(events);
+      return { seq: Number(lastInsertRowid), ...activation };
+    },
+
+    putAgent(agent, events) {
+      statements.putAgent.run({ ...agent, profile: JSON.stringify(agent.profile) });
+      append(events);
+      return agent;
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * The writer thread (see `threadWrites` in writes.ts): owns the store's write connection, runs
+ * the batches it is posted through group commit, and answers each write after its commit.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { nativeSha256 } from '../system/native-sha256.js';
+import { GroupCommit } from './group-commit.js';
+import { createWriteOps, runWrite } from './write-ops.js';
+import { unavailable, writeFailure } from './writes.js';
+import type { FromWriter, ToWriter, WriteOutcome, WriterConfig } from './writes.js';
+
+const port = parentPort;
+if (port === null) throw new Error('writer-thread runs as a worker thread only');
+const config = workerData as WriterConfig;
+
+function post(message: FromWriter): void {
+  port?.postMessage(message);
+}
+
+function open(): Database.Database {
+  const db = new Database(config.path);
+  db.pragma(`synchronous = ${config.synchronous}`);
+  db.pragma(`busy_timeout = ${String(config.busyTimeoutMs)}`);
+  db.pragma('foreign_keys = ON');
+  return db;
+}
+
+let db: Database.Database;
+try {
+  db = open();
+} catch (error) {
+  post({ kind: 'failed', message: unavailable(error).message });
+  port.close();
+  throw error;
+}
+
+const ops = createWriteOps(db, nativeSha256);
+const commits = new GroupCommit(db, unavailable, writeFailure);
+
+/** Answers settled since the last post; sent together, once per turn of the thread's loop. */
+let answers: WriteOutcome[] = [];
+
+function answer(outcome: WriteOutcome): void {
+  if (answers.length === 0) setImmediate(postAnswers);
+  answers.push(outcome);
+}
+
+function postAnswers(): void {
+  const outcomes = answers;
+  answers = [];
+  post({ kind: 'done', outcomes, transactions: commits.transactions });
+}
+
+function failed(id: number, error: unknown): WriteOutcome {
+  const { code, message, details } = writeFailure(error);
+  return { id, ok: false, error: { code, message, details } };
+}
+
+port.on('message', (message: ToWriter) => {
+  if (message.kind === 'close') {
+    void commits.drained().then(() => {
+      db.close();
+      port.close();
+    });
+    return;
+  }
+  // Every write joins the next group commit, with those of other messages that arrive first.
+  for (const { id, request } of message.writes) {
+    commits
+      .submit(() => runWrite(ops, request))
+      .then(
+        (value) => {
+          answer({ id, ok: true, value });
+        },
+        (error: unknown) => {
+          answer(failed(id, error));
+        },
+      );
+  }
+});
