@@ -7,8 +7,8 @@
  * generator), one after the other, never at the same time:
  *   1. the echo (bench/echo-server.ts): Fastify, one route answering with the parsed body;
  *   2. the gateway, `warden serve --dev` on a fresh SQLite database (WAL, `synchronous=NORMAL`,
- *      the default) with the seed policy: every request is decided, and the job row and its two
- *      audit events are committed before the response;
+ *      the default) with the seed policy: every request is decided, and the job row, its
+ *      approval and its three audit events are committed before the response;
  *   3. the same gateway with `--synchronous FULL` (figure only; the target is on the default).
  * Each gets the same autocannon load from this process: POST /api/v1/jobs with one realistic job,
  * 50 connections, pipelining 1, a warm-up, then the measured run.
@@ -57,9 +57,9 @@ const PATH = '/api/v1/jobs';
  * One realistic job: a support agent closing a production ticket through the MCP bridge, with the
  * tool arguments as payload. Under the seed policy it matches `require-approval-prod-write` (a
  * rule hit through the topic index and a risk-tag check, not the default deny), so the gateway
- * evaluates the policy, records the job as APPROVAL_REQUIRED with its decision, and seals three
- * audit events (job.decided, job.state_changed) onto the hash chain, all in one
- * committed transaction before it answers 201. No idempotency key: every request is a new job.
+ * evaluates the policy, records the job as APPROVAL_REQUIRED with its decision and its approval
+ * record, and seals three audit events (job.decided, job.state_changed, approval.requested) onto
+ * the hash chain, all in one committed transaction before it answers 201. No idempotency key: every request is a new job.
  */
 export const JOB = {
   topic: 'job.mcp-bridge.write.update_ticket',
@@ -84,7 +84,7 @@ const EXPECTED = {
   rule: 'require-approval-prod-write',
   state: 'APPROVAL_REQUIRED',
   /** Audit events per submitted job. */
-  events: 2,
+  events: 3,
 } as const;
 
 // ---------------------------------------------------------------------------------------------

@@ -1,215 +1,368 @@
 /**
- * Approvals, first cut: the queue of jobs waiting for a human and their resolution with a note.
- * The resolver is always the authenticated principal. Approval records of their own, quorum,
- * re-evaluation, expiry sweeping and notifications are the full approval feature (§5), built on
- * this.
+ * Approvals (§5): the queue of jobs waiting for a human, their resolution, and their expiry.
+ * What a resolution does is decided in the core (`core/approvals/approval.ts`); this reads the
+ * current record, applies that decision with one compare-and-set in the store (the approval, its
+ * job and the audit events together) and re-reads on a lost race, so concurrent resolutions and
+ * the expiry sweeper leave exactly one outcome.
  *
- * INVARIANT: a resolution is a compare-and-set from APPROVAL_REQUIRED, so the first valid
- * resolution wins and a second one gets 409 with the current status.
+ * INVARIANT: a job leaves APPROVAL_REQUIRED for QUEUED only with an APPROVED approval bound to
+ * its hash, after a re-evaluation against the current policy that did not deny it.
  */
-import type { UnsealedEvent } from '../core/audit/chain.js';
+import {
+  alreadyResolved,
+  breakBinding,
+  expireApproval,
+  resolveApproval,
+} from '../core/approvals/approval.js';
+import type { ApprovalRecord, ResolutionDecision } from '../core/approvals/approval.js';
+import type { Sha256, UnsealedEvent } from '../core/audit/chain.js';
 import { WardenError } from '../core/errors.js';
-import type { JobRecord } from '../core/jobs/job.js';
+import type { JobPatch, JobRecord } from '../core/jobs/job.js';
+import { bindingHolds, requestOfJob } from '../core/jobs/job-hash.js';
+import { inTenant, requireRole, tenantFilter } from '../core/model/principal.js';
 import type { Principal } from '../core/model/principal.js';
-import { requireRole } from '../core/model/principal.js';
-import { DEFAULT_APPROVAL } from '../core/policy/spec.js';
-import type { CompiledPolicy } from '../core/policy/index.js';
 import type { Clock } from '../ports/clock.js';
+import type { Metrics } from '../ports/metrics.js';
 import type { Store } from '../ports/store.js';
-import type { JobService } from './jobs.js';
+import type { Decider } from './decider.js';
 import { DEV_PRINCIPAL } from './dev-authenticator.js';
+import type { JobChanges } from './job-changes.js';
+import { MAX_WAIT_SEC } from './jobs.js';
 
-export type ApprovalStatus = 'PENDING' | 'APPROVED' | 'REJECTED' | 'EXPIRED';
-
-export interface Resolution {
-  readonly by: string;
-  readonly decision: 'approve' | 'reject';
-  readonly note: string;
-  readonly at: string;
+/** An approval as the API shows it: the record, and exactly what would run. */
+export interface ApprovalView extends Omit<ApprovalRecord, 'version'> {
+  readonly risk_tags: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+  readonly payload?: unknown;
 }
 
-export interface ApprovalView {
-  readonly job_id: string;
-  readonly tenant_id: string;
-  readonly topic: string;
-  readonly job_hash: string;
-  readonly rule_id: string | null;
-  readonly reason: string;
-  readonly requested_by: string;
-  readonly requested_at: string;
-  readonly expires_at: string;
-  readonly quorum: number;
-  readonly status: ApprovalStatus;
-  readonly resolutions: readonly Resolution[];
-  readonly payload?: unknown;
+export interface ApprovalPage {
+  readonly items: readonly ApprovalView[];
+  readonly next_cursor: string | null;
+}
+
+/** Told about every approval that reached an outcome, after its commit (notifications). */
+export interface ResolutionObserver {
+  resolved(approval: ApprovalRecord): void;
 }
 
 export interface ApprovalServiceDeps {
   readonly store: Store;
   readonly clock: Clock;
-  readonly jobs: JobService;
-  readonly policy: () => CompiledPolicy;
+  readonly decider: Decider;
+  readonly changes: JobChanges;
+  readonly sha256: Sha256;
+  readonly metrics: Metrics;
+  readonly observer?: ResolutionObserver;
 }
+
+export interface ApprovalFilter {
+  readonly includeResolved: boolean;
+  readonly topic?: string;
+  readonly agentId?: string;
+  readonly tenantId?: string;
+  readonly cursor?: string;
+  readonly limit: number;
+}
+
+/** A job's state change that goes with an approval's, and its audit events. */
+interface JobMove {
+  readonly patch: JobPatch;
+  readonly events: readonly UnsealedEvent[];
+}
+
+/** Lost compare-and-set races retried before giving up (each retry re-reads the approval). */
+const MAX_ATTEMPTS = 5;
+/** Approvals expired per sweep; the next sweep takes the rest. */
+const SWEEP_BATCH = 100;
+/** A long-poll re-reads the approval at least this often, to see changes made by other replicas. */
+const POLL_SLICE_MS = 1000;
+
+const METRIC_STATUS = {
+  APPROVED: 'approved',
+  REJECTED: 'rejected',
+  EXPIRED: 'timeout',
+} as const;
 
 export class ApprovalService {
   constructor(private readonly deps: ApprovalServiceDeps) {}
 
-  async list(
-    principal: Principal,
-    options: {
-      readonly includeResolved: boolean;
-      readonly cursor?: string;
-      readonly limit: number;
-    },
-  ): Promise<{ items: ApprovalView[]; next_cursor: string | null }> {
+  async list(principal: Principal, filter: ApprovalFilter): Promise<ApprovalPage> {
     requireRole(principal, 'approver', 'admin');
-    const page = await this.deps.jobs.list(principal, {
-      limit: options.limit,
-      ...(options.includeResolved ? {} : { state: 'APPROVAL_REQUIRED' as const }),
-      ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+    const scope = tenantFilter(principal);
+    if (filter.tenantId !== undefined && !inTenant(principal, filter.tenantId)) {
+      // Another tenant's queue is not visible: an empty page, not a hint that it exists.
+      return { items: [], next_cursor: null };
+    }
+    const records = await this.deps.store.listApprovals({
+      ...(filter.tenantId === undefined ? scope : { tenant_id: filter.tenantId }),
+      ...(filter.includeResolved ? {} : { status: 'PENDING' as const }),
+      ...(filter.topic === undefined ? {} : { topic: filter.topic }),
+      ...(filter.agentId === undefined ? {} : { agent_id: filter.agentId }),
+      ...(filter.cursor === undefined ? {} : { after: filter.cursor }),
+      limit: filter.limit,
     });
     const items: ApprovalView[] = [];
-    for (const job of page.items) {
-      if (job.decision.type === 'REQUIRE_APPROVAL') items.push(await this.view(job));
-    }
-    return { items, next_cursor: page.next_cursor };
+    for (const record of records) items.push(await this.view(record));
+    const last = records.at(-1);
+    return {
+      items,
+      next_cursor: records.length === filter.limit && last !== undefined ? last.job_id : null,
+    };
   }
 
   async get(jobId: string, principal: Principal): Promise<ApprovalView> {
-    return this.view(await this.approvalJob(jobId, principal));
+    return this.view(await this.visible(jobId, principal));
+  }
+
+  /**
+   * Long-poll: the approval once it is no longer pending, or as it is when `waitSec` has passed
+   * (or the server is shutting down). The status tells which.
+   */
+  async wait(jobId: string, principal: Principal, waitSec: number): Promise<ApprovalView> {
+    const deadline = Date.now() + Math.min(waitSec, MAX_WAIT_SEC) * 1000;
+    for (;;) {
+      const record = await this.visible(jobId, principal);
+      const remaining = deadline - Date.now();
+      if (record.status !== 'PENDING' || remaining <= 0 || this.deps.changes.isClosed) {
+        return this.view(record);
+      }
+      await this.deps.changes.next(jobId, Math.min(remaining, POLL_SLICE_MS));
+    }
   }
 
   async resolve(
     jobId: string,
     principal: Principal,
-    decision: 'approve' | 'reject',
+    decision: ResolutionDecision,
     note: string,
     seenHash?: string,
   ): Promise<ApprovalView> {
-    const job = await this.approvalJob(jobId, principal);
-    if (job.state !== 'APPROVAL_REQUIRED') throw await this.alreadyResolved(job);
-    const settings = this.settings(job);
-    // Dev mode has a single user who both submits and approves.
-    if (
-      job.principal === principal.id &&
-      !settings.allow_self_approval &&
-      principal !== DEV_PRINCIPAL
-    ) {
-      throw new WardenError(
-        'WARDEN_SELF_APPROVAL',
-        'the requester cannot resolve their own approval',
-      );
+    requireRole(principal, 'approver', 'admin');
+    for (let attempt = 1; ; attempt++) {
+      const record = await this.visible(jobId, principal);
+      const written = await this.tryResolve(record, principal, decision, note, seenHash);
+      if (written !== null) return this.view(written);
+      // Someone else changed the approval or its job first; the next read sees what they did.
+      if (attempt === MAX_ATTEMPTS) throw alreadyResolved(await this.visible(jobId, principal));
     }
-    if (
-      !settings.approver_roles.some((role) => (principal.roles as readonly string[]).includes(role))
-    ) {
-      throw new WardenError(
-        'WARDEN_FORBIDDEN',
-        `resolving this approval needs one of the roles: ${settings.approver_roles.join(', ')}`,
-      );
-    }
-    if (decision === 'approve' && seenHash !== undefined && seenHash !== job.job_hash) {
-      throw new WardenError('WARDEN_JOB_HASH_MISMATCH', 'the job changed since you reviewed it', {
-        job_hash: job.job_hash,
-      });
-    }
+  }
+
+  /**
+   * Expires every pending approval whose deadline has passed (up to a batch), with its job, and
+   * refreshes the queue gauges. Returns how many it expired.
+   */
+  async sweep(): Promise<number> {
     const now = this.deps.clock.now();
-    const expired = Date.parse(now) >= Date.parse(expiresAt(job, settings));
-    const to = expired ? 'EXPIRED' : decision === 'approve' ? 'QUEUED' : 'REJECTED';
-    const event = (type: string, data: unknown): UnsealedEvent => ({
+    let expired = 0;
+    for (const record of await this.deps.store.dueApprovals(now, SWEEP_BATCH)) {
+      const next = expireApproval(record, now);
+      if (next === null) continue;
+      const job = await this.deps.store.getJob(record.job_id);
+      if (job === null) continue;
+      const done = await this.write(next, job, 'system:sweeper', now, [
+        this.event(job, now, 'system:sweeper', 'approval.expired', { expires_at: next.expires_at }),
+      ]);
+      if (done !== null) expired += 1;
+    }
+    await this.refreshQueueGauges(now);
+    return expired;
+  }
+
+  private async refreshQueueGauges(now: string): Promise<void> {
+    const queue = await this.deps.store.approvalQueue();
+    const oldest = queue.oldest_requested_at;
+    const age = oldest === null ? 0 : Math.max(0, (Date.parse(now) - Date.parse(oldest)) / 1000);
+    this.deps.metrics.approvalQueue(queue.pending, age);
+  }
+
+  /** One attempt: the record written, or null when a compare-and-set lost a race. */
+  private async tryResolve(
+    record: ApprovalRecord,
+    principal: Principal,
+    decision: ResolutionDecision,
+    note: string,
+    seenHash: string | undefined,
+  ): Promise<ApprovalRecord | null> {
+    const now = this.deps.clock.now();
+    const job = await this.deps.store.getJob(record.job_id);
+    if (job === null) throw new WardenError('WARDEN_NOT_FOUND', `no job ${record.job_id}`);
+    const outcome = resolveApproval(record, {
+      principal,
+      decision,
+      note,
       at: now,
+      ...(seenHash === undefined ? {} : { seen_hash: seenHash }),
+      // Dev mode has a single user who both submits and approves.
+      may_resolve_own: principal === DEV_PRINCIPAL,
+    });
+    if (outcome.kind === 'refused') throw outcome.error;
+    const actor = principal.id;
+    if (outcome.kind === 'expired') {
+      const written = await this.write(outcome.record, job, actor, now, [
+        this.event(job, now, actor, 'approval.expired', { expires_at: record.expires_at }),
+      ]);
+      if (written === null) return null;
+      throw alreadyResolved(written);
+    }
+    const resolution = this.event(job, now, actor, 'approval.resolved', {
+      by: actor,
+      decision,
+      note,
+      approvals: outcome.record.resolutions.filter((r) => r.decision === 'approve').length,
+      quorum: record.quorum,
+    });
+    if (outcome.kind === 'approved' && !this.bound(job, record)) {
+      // The stored job is no longer what was approved: refuse it, and record why.
+      const reason = 'the stored job no longer matches the hash that was approved';
+      const broken = await this.write(
+        breakBinding(record, now),
+        job,
+        actor,
+        now,
+        [
+          this.event(job, now, actor, 'job.binding_broken', {
+            expected_job_hash: record.job_hash,
+            stage: 'approval',
+          }),
+        ],
+        this.move(job, now, actor, 'DENIED', reason),
+      );
+      if (broken === null) return null;
+      throw new WardenError(
+        'WARDEN_JOB_HASH_MISMATCH',
+        'the stored job no longer matches the hash that was approved; it was denied',
+        { job_hash: record.job_hash },
+      );
+    }
+    return this.write(outcome.record, job, actor, now, [resolution]);
+  }
+
+  /** Whether the stored job still hashes to what was submitted and what the approval binds. */
+  private bound(job: JobRecord, record: ApprovalRecord): boolean {
+    return job.job_hash === record.job_hash && bindingHolds(job, this.deps.sha256);
+  }
+
+  /**
+   * Writes the approval's new record with the job change its status implies, in one
+   * compare-and-set. For an approval, the job is re-evaluated against the current policy first.
+   */
+  private async write(
+    record: ApprovalRecord,
+    job: JobRecord,
+    actor: string,
+    now: string,
+    events: readonly UnsealedEvent[],
+    change?: JobMove | null,
+  ): Promise<ApprovalRecord | null> {
+    change ??= await this.jobChange(record, job, actor, now);
+    const written = await this.deps.store.updateApproval(
+      {
+        record,
+        ...(change === null
+          ? {}
+          : { job: { from: ['APPROVAL_REQUIRED'], patch: change.patch } }),
+      },
+      change === null ? events : [...events, ...change.events],
+    );
+    if (written === null) return null;
+    this.deps.changes.notify(record.job_id);
+    if (record.status !== 'PENDING') {
+      this.deps.metrics.approval(record.agent_id, METRIC_STATUS[record.status]);
+      this.deps.observer?.resolved(record);
+    }
+    return written.record;
+  }
+
+  /** The job's move for an approval's new status; null while the approval stays pending. */
+  private async jobChange(
+    record: ApprovalRecord,
+    job: JobRecord,
+    actor: string,
+    now: string,
+  ): Promise<JobMove | null> {
+    switch (record.status) {
+      case 'PENDING':
+        return null;
+      case 'REJECTED':
+        return this.move(job, now, actor, 'REJECTED', record.closed_reason ?? 'rejected');
+      case 'EXPIRED':
+        return this.move(job, now, actor, 'EXPIRED', 'approval timed out');
+      case 'APPROVED': {
+        // Re-evaluated against the policy active now: a now-DENY denies; a renewed approval
+        // requirement is met by this approval; the current decision's constraints apply.
+        const { decision } = await this.deps.decider.decide(requestOfJob(job), now, false);
+        const reevaluated = this.event(job, now, actor, 'approval.reevaluated', { decision });
+        if (decision.type === 'DENY') {
+          const reason = `denied on re-evaluation: ${decision.reason}`;
+          return this.move(job, now, actor, 'DENIED', reason, {}, [reevaluated]);
+        }
+        const reason = record.closed_reason ?? 'approved';
+        const constraints = { constraints: decision.constraints };
+        return this.move(job, now, actor, 'QUEUED', reason, constraints, [reevaluated]);
+      }
+    }
+  }
+
+  /** A job leaving APPROVAL_REQUIRED, with the events that record it. */
+  private move(
+    job: JobRecord,
+    now: string,
+    actor: string,
+    to: JobPatch['state'],
+    reason: string,
+    extra: Omit<Partial<JobPatch>, 'state' | 'updated_at'> = {},
+    before: readonly UnsealedEvent[] = [],
+  ): JobMove {
+    return {
+      patch: { ...extra, state: to, updated_at: now },
+      events: [
+        ...before,
+        this.event(job, now, actor, 'job.state_changed', {
+          from: 'APPROVAL_REQUIRED',
+          to,
+          reason,
+        }),
+      ],
+    };
+  }
+
+  /** The approval, if this principal may see it; 404 otherwise (never 403 with details). */
+  private async visible(jobId: string, principal: Principal): Promise<ApprovalRecord> {
+    requireRole(principal, 'approver', 'admin');
+    const record = await this.deps.store.getApproval(jobId);
+    if (record === null || !inTenant(principal, record.tenant_id)) {
+      throw new WardenError('WARDEN_NOT_FOUND', `no approval for job ${jobId}`);
+    }
+    return record;
+  }
+
+  private async view(record: ApprovalRecord): Promise<ApprovalView> {
+    const job = await this.deps.store.getJob(record.job_id);
+    const { version: _version, ...shown } = record;
+    return {
+      ...shown,
+      risk_tags: job?.risk_tags ?? [],
+      labels: job?.labels ?? {},
+      ...(job?.payload === undefined ? {} : { payload: job.payload }),
+    };
+  }
+
+  private event(
+    job: JobRecord,
+    at: string,
+    actor: string,
+    type: string,
+    data: unknown,
+  ): UnsealedEvent {
+    return {
+      at,
       type,
       tenant_id: job.tenant_id,
       trace_id: job.trace_id,
-      job_id: jobId,
-      actor: principal.id,
+      job_id: job.job_id,
+      actor,
       data,
-    });
-    const events = expired
-      ? [
-          event('job.state_changed', {
-            from: 'APPROVAL_REQUIRED',
-            to,
-            reason: 'approval timed out',
-          }),
-        ]
-      : [
-          event('approval.resolved', { by: principal.id, decision, note }),
-          event('job.state_changed', {
-            from: 'APPROVAL_REQUIRED',
-            to,
-            reason: `${decision}d by ${principal.id}`,
-          }),
-        ];
-    const updated = await this.deps.jobs.transition(
-      jobId,
-      ['APPROVAL_REQUIRED'],
-      { state: to, updated_at: now },
-      events,
-    );
-    if (updated === null || expired)
-      throw await this.alreadyResolved(await this.approvalJob(jobId, principal));
-    return this.view(updated);
-  }
-
-  /** The job behind an approval, visible to this approver; 404 for jobs that needed none. */
-  private async approvalJob(jobId: string, principal: Principal): Promise<JobRecord> {
-    requireRole(principal, 'approver', 'admin');
-    const job = await this.deps.jobs.get(jobId, principal);
-    if (job.decision.type !== 'REQUIRE_APPROVAL') {
-      throw new WardenError('WARDEN_NOT_FOUND', `job ${jobId} needs no approval`);
-    }
-    return job;
-  }
-
-  /** The 409 for a resolution that came too late, carrying the approval's current status. */
-  private async alreadyResolved(job: JobRecord): Promise<WardenError> {
-    const { status } = await this.view(job);
-    return new WardenError('WARDEN_APPROVAL_RESOLVED', `the approval is already ${status}`, {
-      status,
-    });
-  }
-
-  private settings(job: JobRecord): typeof DEFAULT_APPROVAL {
-    const rule =
-      job.decision.rule_id === null ? undefined : this.deps.policy().rule(job.decision.rule_id);
-    return rule?.approval ?? DEFAULT_APPROVAL;
-  }
-
-  private async view(job: JobRecord): Promise<ApprovalView> {
-    const settings = this.settings(job);
-    const events = await this.deps.store.queryAudit({
-      job_id: job.job_id,
-      type: 'approval.resolved',
-      limit: 100,
-    });
-    const resolutions = events.map((e) => ({ ...(e.data as Omit<Resolution, 'at'>), at: e.at }));
-    const status: ApprovalStatus =
-      job.state === 'APPROVAL_REQUIRED'
-        ? 'PENDING'
-        : resolutions.some((r) => r.decision === 'reject')
-          ? 'REJECTED'
-          : resolutions.length > 0
-            ? 'APPROVED'
-            : 'EXPIRED';
-    return {
-      job_id: job.job_id,
-      tenant_id: job.tenant_id,
-      topic: job.topic,
-      job_hash: job.job_hash,
-      rule_id: job.decision.rule_id,
-      reason: job.decision.reason,
-      requested_by: job.principal,
-      requested_at: job.created_at,
-      expires_at: expiresAt(job, settings),
-      quorum: settings.quorum,
-      status,
-      resolutions,
-      ...(job.payload === undefined ? {} : { payload: job.payload }),
     };
   }
-}
-
-function expiresAt(job: JobRecord, settings: { readonly timeout_sec: number }): string {
-  return new Date(Date.parse(job.created_at) + settings.timeout_sec * 1000).toISOString();
 }

@@ -5,6 +5,12 @@
  * INVARIANT: a job's row, its decision record and its audit events are committed before submit
  * returns; if the store cannot commit, submit throws and nothing is released.
  */
+import {
+  deniedForFullQueue,
+  requestApproval,
+  withdrawApproval,
+} from '../core/approvals/approval.js';
+import type { ApprovalRecord } from '../core/approvals/approval.js';
 import type { Sha256, UnsealedEvent } from '../core/audit/chain.js';
 import { WardenError } from '../core/errors.js';
 import type { JobRecord } from '../core/jobs/job.js';
@@ -22,11 +28,13 @@ import {
 } from '../core/model/principal.js';
 import type { JobRequest } from '../core/model/request.js';
 import type { Explanation } from '../core/policy/index.js';
+import { DEFAULT_APPROVAL } from '../core/policy/spec.js';
 import type { JobPatch } from '../core/jobs/job.js';
 import type { Decision } from '../core/model/decision.js';
 import type { Clock } from '../ports/clock.js';
 import type { Ids } from '../ports/ids.js';
-import type { Store } from '../ports/store.js';
+import type { Metrics } from '../ports/metrics.js';
+import type { NewApproval, Store } from '../ports/store.js';
 import type { Decider } from './decider.js';
 import type { JobChanges } from './job-changes.js';
 
@@ -37,7 +45,18 @@ export interface JobServiceDeps {
   readonly decider: Decider;
   readonly changes: JobChanges;
   readonly sha256: Sha256;
+  readonly metrics?: Metrics;
+  /** Told about every approval created, after its commit (notifications). */
+  readonly approvals?: ApprovalObserver;
+  /** Pending approvals a tenant may hold (§5, default 10,000). */
+  readonly maxPendingApprovals?: number;
 }
+
+export interface ApprovalObserver {
+  requested(approval: ApprovalRecord, job: JobRecord): void;
+}
+
+export const DEFAULT_MAX_PENDING_APPROVALS = 10_000;
 
 /** Longest long-poll a caller may ask for. */
 export const MAX_WAIT_SEC = 60;
@@ -78,7 +97,7 @@ export class JobService {
     // Hashing first refuses a request that cannot be bound before anything is counted.
     const hash = jobHash(request, this.deps.sha256);
     const now = this.deps.clock.now();
-    const { decision, uncount } = await this.deps.decider.decide(request, now, true);
+    const { decision, uncount, policy } = await this.deps.decider.decide(request, now, true);
     const job: JobRecord = {
       job_id: this.deps.ids.jobId(),
       tenant_id: tenant,
@@ -108,23 +127,62 @@ export class JobService {
       actor: principal.id,
       data,
     });
+    // One event for the submission and its decision: what was asked, by whom, and the answer.
+    const recorded = (decided: JobRecord): UnsealedEvent[] => [
+      event('job.decided', {
+        topic: decided.topic,
+        agent_id: decided.agent_id,
+        job_hash: decided.job_hash,
+        dispatch: decided.dispatch,
+        decision: decided.decision,
+      }),
+      event('job.state_changed', {
+        from: 'PENDING',
+        to: decided.state,
+        reason: decided.decision.reason,
+      }),
+    ];
+    let approval: NewApproval | undefined;
+    if (decision.type === 'REQUIRE_APPROVAL') {
+      const rule = decision.rule_id === null ? undefined : policy.rule(decision.rule_id);
+      const record = requestApproval(job, rule?.approval ?? DEFAULT_APPROVAL);
+      const denied = deniedForFullQueue(job);
+      approval = {
+        record,
+        max_pending: this.deps.maxPendingApprovals ?? DEFAULT_MAX_PENDING_APPROVALS,
+        when_full: { job: denied, events: recorded(denied) },
+      };
+      const { quorum, approver_roles, expires_at } = record;
+      const requested = event('approval.requested', {
+        rule_id: record.rule_id,
+        quorum,
+        approver_roles,
+        expires_at,
+      });
+      return this.finishSubmit(job, [...recorded(job), requested], approval, uncount);
+    }
+    return this.finishSubmit(job, recorded(job), approval, uncount);
+  }
+
+  private async finishSubmit(
+    job: JobRecord,
+    events: readonly UnsealedEvent[],
+    approval: NewApproval | undefined,
+    uncount: () => void,
+  ): Promise<SubmitResult> {
     const outcome = await this.deps.store
-      .insertJob(job, [
-        // One event for the submission and its decision: what was asked, by whom, and the answer.
-        event('job.decided', {
-          topic: job.topic,
-          agent_id: job.agent_id,
-          job_hash: job.job_hash,
-          dispatch: job.dispatch,
-          decision,
-        }),
-        event('job.state_changed', { from: 'PENDING', to: job.state, reason: decision.reason }),
-      ])
+      .insertJob(job, events, approval)
       .catch((error: unknown) => {
         uncount();
         throw error;
       });
-    if (outcome.kind === 'inserted') return { created: true, job: outcome.job };
+    if (outcome.kind === 'inserted') {
+      if (approval !== undefined && outcome.job.state === 'APPROVAL_REQUIRED') {
+        this.deps.metrics?.approval(job.agent_id, 'requested');
+        this.deps.approvals?.requested(approval.record, outcome.job);
+      }
+      return { created: true, job: outcome.job };
+    }
     // A replay stores nothing new, so it must not use up the throttle window either.
     uncount();
     if (outcome.job.job_hash !== job.job_hash) {
@@ -233,22 +291,22 @@ export class JobService {
       );
     }
     const now = this.deps.clock.now();
-    const cancelled = await this.transition(
-      jobId,
-      [job.state],
-      { state: 'CANCELLED', updated_at: now },
-      [
-        {
-          at: now,
-          type: 'job.state_changed',
-          tenant_id: job.tenant_id,
-          trace_id: job.trace_id,
-          job_id: jobId,
-          actor: principal.id,
-          data: { from: job.state, to: 'CANCELLED', reason: 'cancelled on request' },
-        },
-      ],
-    );
+    const patch: JobPatch = { state: 'CANCELLED', updated_at: now };
+    const events: UnsealedEvent[] = [
+      {
+        at: now,
+        type: 'job.state_changed',
+        tenant_id: job.tenant_id,
+        trace_id: job.trace_id,
+        job_id: jobId,
+        actor: principal.id,
+        data: { from: job.state, to: 'CANCELLED', reason: 'cancelled on request' },
+      },
+    ];
+    const cancelled =
+      job.state === 'APPROVAL_REQUIRED'
+        ? await this.cancelAwaitingApproval(job, patch, events)
+        : await this.transition(jobId, [job.state], patch, events);
     if (cancelled === null) {
       // The job moved between the read and the write; report where it is now.
       const current = await this.get(jobId, principal);
@@ -257,6 +315,24 @@ export class JobService {
       });
     }
     return cancelled;
+  }
+
+  /** Cancels a job and withdraws its pending approval in the same write. */
+  private async cancelAwaitingApproval(
+    job: JobRecord,
+    patch: JobPatch,
+    events: readonly UnsealedEvent[],
+  ): Promise<JobRecord | null> {
+    const approval = await this.deps.store.getApproval(job.job_id);
+    const withdrawn = approval === null ? null : withdrawApproval(approval, patch.updated_at);
+    if (withdrawn === null) return this.transition(job.job_id, ['APPROVAL_REQUIRED'], patch, events);
+    const written = await this.deps.store.updateApproval(
+      { record: withdrawn, job: { from: ['APPROVAL_REQUIRED'], patch } },
+      events,
+    );
+    if (written === null) return null;
+    this.deps.changes.notify(job.job_id);
+    return written.job;
   }
 
   /** The request as the engine sees it: tenant resolved and allowed, principal from the key. */

@@ -56,10 +56,10 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
     throttles: new ThrottleLog(),
     metrics,
   });
-  const jobs = new JobService({ store, clock, ids, decider, changes, sha256 });
+  const jobs = new JobService({ store, clock, ids, decider, changes, sha256, metrics });
   return {
     jobs,
-    approvals: new ApprovalService({ store, clock, jobs, policy: current }),
+    approvals: new ApprovalService({ store, clock, decider, changes, sha256, metrics }),
     audit: new AuditService(store, sha256),
     keys: new KeyService({ store, clock, ids, sha256 }),
     policy,

@@ -12,15 +12,27 @@ export interface DecisionReport {
   readonly severity: string | null;
 }
 
+/** `ai_agent_approval_requests_total` statuses (§14). */
+export type ApprovalMetricStatus = 'requested' | 'approved' | 'rejected' | 'timeout';
+
 export interface Metrics {
   /** Starts timing a decision; the returned function records it when the decision is known. */
   decisionStarted(): (report: DecisionReport) => void;
   /** A write carrying audit events failed, so its action was not released. */
   auditAppendFailed(): void;
+  /** An approval was requested or reached an outcome. */
+  approval(agentId: string | null, status: ApprovalMetricStatus): void;
+  /** The pending queue as last measured: depth, and the age of its oldest entry in seconds. */
+  approvalQueue(pending: number, oldestAgeSec: number): void;
+  /** A notification delivery attempt failed (it may still be retried). */
+  notificationFailed(channel: string): void;
 }
 
 /** For tests and library use where nothing is exported. */
 export const NO_METRICS: Metrics = {
   decisionStarted: () => () => undefined,
   auditAppendFailed: () => undefined,
+  approval: () => undefined,
+  approvalQueue: () => undefined,
+  notificationFailed: () => undefined,
 };

@@ -5,6 +5,7 @@
  * INVARIANT: a job row, its decision and its audit events commit in one transaction, or none
  * of them do. The audit chain is sealed inside that transaction, so it has no gaps or forks.
  */
+import type { ApprovalRecord, ApprovalStatus } from '../core/approvals/approval.js';
 import type { AuditEvent, UnsealedEvent } from '../core/audit/chain.js';
 import type { JobPatch, JobRecord } from '../core/jobs/job.js';
 import type { JobState } from '../core/jobs/states.js';
@@ -49,9 +50,48 @@ export interface AgentQuery {
   readonly limit: number;
 }
 
+/** An approval created in the same transaction as its job. */
+export interface NewApproval {
+  readonly record: ApprovalRecord;
+  /** Pending approvals the tenant may hold; at the bound, `when_full` is stored instead. */
+  readonly max_pending: number;
+  /** The job (and its events) to store when the queue is full: denied, with no approval. */
+  readonly when_full: { readonly job: JobRecord; readonly events: readonly UnsealedEvent[] };
+}
+
+export interface ApprovalQuery {
+  readonly tenant_id?: string;
+  readonly status?: ApprovalStatus;
+  readonly topic?: string;
+  readonly agent_id?: string;
+  /** Approvals strictly after this job id (ids sort by creation, so the queue is oldest first). */
+  readonly after?: string;
+  readonly limit: number;
+}
+
+export interface ApprovalUpdate {
+  /** The new record: written only while the stored one is PENDING at `record.version - 1`. */
+  readonly record: ApprovalRecord;
+  /** A job state change in the same transaction, itself a compare-and-set on the job's state. */
+  readonly job?: { readonly from: readonly JobState[]; readonly patch: JobPatch };
+}
+
+export interface ApprovalQueueStats {
+  readonly pending: number;
+  readonly oldest_requested_at: string | null;
+}
+
 export interface Store {
-  /** Inserts the job and appends its events atomically, unless its idempotency key exists. */
-  insertJob(job: JobRecord, events: readonly UnsealedEvent[]): Promise<InsertOutcome>;
+  /**
+   * Inserts the job and appends its events atomically, unless its idempotency key exists. With an
+   * approval, the approval is created in the same transaction, or, when the tenant's queue is
+   * full, `when_full` is stored instead (the outcome carries the job actually stored).
+   */
+  insertJob(
+    job: JobRecord,
+    events: readonly UnsealedEvent[],
+    approval?: NewApproval,
+  ): Promise<InsertOutcome>;
   getJob(jobId: string): Promise<JobRecord | null>;
   /** Ascending by job id. */
   listJobs(filter: JobFilter): Promise<readonly JobRecord[]>;
@@ -92,6 +132,21 @@ export interface Store {
   getAgent(tenantId: string, agentId: string): Promise<AgentRecord | null>;
   /** Ascending by (tenant_id, agent_id). */
   listAgents(query: AgentQuery): Promise<readonly AgentRecord[]>;
+  getApproval(jobId: string): Promise<ApprovalRecord | null>;
+  /** Ascending by job id: the queue, oldest first. */
+  listApprovals(query: ApprovalQuery): Promise<readonly ApprovalRecord[]>;
+  /** Pending approvals whose deadline is at or before `at`, earliest deadline first. */
+  dueApprovals(at: string, limit: number): Promise<readonly ApprovalRecord[]>;
+  /** Depth and age of the pending queue, across tenants. */
+  approvalQueue(): Promise<ApprovalQueueStats>;
+  /**
+   * Compare-and-set on an approval (and optionally its job), with events, in one transaction.
+   * Null, with nothing written, when either no longer matches.
+   */
+  updateApproval(
+    update: ApprovalUpdate,
+    events: readonly UnsealedEvent[],
+  ): Promise<{ readonly record: ApprovalRecord; readonly job: JobRecord | null } | null>;
   /** Resolves when the store answers a trivial read; rejects with WARDEN_STORE_UNAVAILABLE. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -103,7 +103,7 @@ describe('submit', () => {
     const events = await store.queryAudit({ trace_id: job.trace_id, limit: 10 });
     assert.deepEqual(
       events.map((e) => e.type),
-      ['job.decided', 'job.state_changed'],
+      ['job.decided', 'job.state_changed', 'approval.requested'],
     );
     assert.deepEqual(events[1]?.data, {
       from: 'PENDING',

@@ -54,7 +54,9 @@ describe('GET /api/v1/traces/{trace_id}', () => {
       [
         ['job.decided', 'agent-acme'],
         ['job.state_changed', 'agent-acme'],
+        ['approval.requested', 'agent-acme'],
         ['approval.resolved', 'approver-acme'],
+        ['approval.reevaluated', 'approver-acme'],
         ['job.state_changed', 'approver-acme'],
       ],
     );
@@ -64,6 +66,18 @@ describe('GET /api/v1/traces/{trace_id}', () => {
       'require-approval-prod-write',
     );
     assert.deepEqual(timeline.events[3]?.data, {
+      by: 'approver-acme',
+      decision: 'approve',
+      note: 'fine',
+      approvals: 1,
+      quorum: 1,
+    });
+    assert.equal(
+      (timeline.events[4]?.data['decision'] as { type: string }).type,
+      'REQUIRE_APPROVAL',
+      'the re-evaluation under the current policy is on the timeline',
+    );
+    assert.deepEqual(timeline.events[5]?.data, {
       from: 'APPROVAL_REQUIRED',
       to: 'QUEUED',
       reason: 'approved by approver-acme',

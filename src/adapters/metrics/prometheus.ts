@@ -5,7 +5,7 @@
  * Agent names and topics come from requests, so each is capped at a number of distinct values;
  * later values are reported as `other`, which keeps every label bounded whatever agents send.
  */
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DecisionReport, Metrics } from '../../ports/metrics.js';
 
 const DISTINCT_LABEL_VALUES = 1000;
@@ -87,6 +87,28 @@ export function createPrometheusMetrics(
     registers: [registry],
   });
 
+  const approvalRequests = new Counter({
+    name: 'ai_agent_approval_requests_total',
+    help: 'Approval requests and their outcomes, by agent and status (requested, approved, rejected, timeout)',
+    labelNames: ['agent_name', 'status'] as const,
+    registers: [registry],
+  });
+  const approvalsPending = new Gauge({
+    name: 'warden_approvals_pending',
+    help: 'Approvals waiting for a human, across tenants',
+    registers: [registry],
+  });
+  const oldestPending = new Gauge({
+    name: 'warden_approval_oldest_pending_seconds',
+    help: 'Age of the oldest pending approval (0 when none is pending)',
+    registers: [registry],
+  });
+  const notificationFailures = new Counter({
+    name: 'warden_notification_failures_total',
+    help: 'Failed notification deliveries, by channel (each retry that fails counts)',
+    labelNames: ['channel'] as const,
+    registers: [registry],
+  });
   const decisionsBy = childrenOf(decisions);
   const agentActionsBy = childrenOf(agentActions);
   const violationsBy = childrenOf(violations);
@@ -116,6 +138,16 @@ export function createPrometheusMetrics(
     },
     auditAppendFailed: () => {
       auditFailures.inc();
+    },
+    approval: (agentId, status) => {
+      approvalRequests.inc({ agent_name: agents.value(agentId ?? 'unknown'), status });
+    },
+    approvalQueue: (pending, oldestAgeSec) => {
+      approvalsPending.set(pending);
+      oldestPending.set(oldestAgeSec);
+    },
+    notificationFailed: (channel) => {
+      notificationFailures.inc({ channel });
     },
   };
 }

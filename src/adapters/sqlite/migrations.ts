@@ -115,4 +115,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_trace ON jobs (trace_id);
     `,
   },
+  {
+    version: 5,
+    name: 'approvals',
+    // The record is one JSON document; the columns beside it are what queries filter and sort on.
+    sql: `
+      CREATE TABLE approvals (
+        job_id TEXT PRIMARY KEY REFERENCES jobs (job_id),
+        tenant_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        agent_id TEXT,
+        status TEXT NOT NULL,
+        requested_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        record TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX approvals_queue ON approvals (status, tenant_id, job_id);
+      CREATE INDEX approvals_due ON approvals (status, expires_at);
+    `,
+  },
 ];

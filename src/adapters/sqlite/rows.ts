@@ -2,6 +2,7 @@
  * How records map to SQLite rows: JSON columns for structured fields, shared by the store's reads
  * and its writes (which may run on another thread).
  */
+import type { ApprovalRecord } from '../../core/approvals/approval.js';
 import type { AuditEvent } from '../../core/audit/chain.js';
 import type { JobRecord } from '../../core/jobs/job.js';
 import type { JobState } from '../../core/jobs/states.js';
@@ -120,4 +121,34 @@ export function fromAgentRow(row: AgentRow): AgentRecord {
 
 export function fromAuditRow(row: AuditRow): AuditEvent {
   return { ...row, data: JSON.parse(row.data) as unknown };
+}
+
+export interface ApprovalRow {
+  job_id: string;
+  tenant_id: string;
+  topic: string;
+  agent_id: string | null;
+  status: string;
+  requested_at: string;
+  expires_at: string;
+  version: number;
+  record: string;
+}
+
+export function toApprovalRow(record: ApprovalRecord): ApprovalRow {
+  return {
+    job_id: record.job_id,
+    tenant_id: record.tenant_id,
+    topic: record.topic,
+    agent_id: record.agent_id,
+    status: record.status,
+    requested_at: record.requested_at,
+    expires_at: record.expires_at,
+    version: record.version,
+    record: JSON.stringify(record),
+  };
+}
+
+export function fromApprovalRow(row: ApprovalRow): ApprovalRecord {
+  return JSON.parse(row.record) as ApprovalRecord;
 }

@@ -13,18 +13,23 @@ import type { JobState } from '../../core/jobs/states.js';
 import type { AgentRecord } from '../../core/model/agent-profile.js';
 import type { ApiKeyRecord } from '../../core/model/api-key.js';
 import type { NewPolicyActivation, PolicyActivation } from '../../core/model/policy-activation.js';
+import type { ApprovalRecord } from '../../core/approvals/approval.js';
 import type {
   AgentQuery,
+  ApprovalQuery,
+  ApprovalQueueStats,
+  ApprovalUpdate,
   AuditQuery,
   InsertOutcome,
+  NewApproval,
   JobFilter,
   PolicyHistoryQuery,
   Store,
 } from '../../ports/store.js';
 import { nativeSha256 } from '../system/native-sha256.js';
 import { MIGRATIONS } from './migrations.js';
-import { fromAgentRow, fromAuditRow, fromJobRow, fromKeyRow } from './rows.js';
-import type { AgentRow, AuditRow, JobRow, KeyRow } from './rows.js';
+import { fromAgentRow, fromApprovalRow, fromAuditRow, fromJobRow, fromKeyRow } from './rows.js';
+import type { AgentRow, ApprovalRow, AuditRow, JobRow, KeyRow } from './rows.js';
 import { createWriteOps } from './write-ops.js';
 import type { WriteName, WriteRequest, WriteResult } from './write-ops.js';
 import { inlineWrites, threadWrites, unavailable } from './writes.js';
@@ -101,8 +106,12 @@ export class SqliteStore implements Store {
     return this.writes.transactions;
   }
 
-  insertJob(job: JobRecord, events: readonly UnsealedEvent[]): Promise<InsertOutcome> {
-    return this.write({ op: 'insertJob', args: [job, events] });
+  insertJob(
+    job: JobRecord,
+    events: readonly UnsealedEvent[],
+    approval?: NewApproval,
+  ): Promise<InsertOutcome> {
+    return this.write({ op: 'insertJob', args: [job, events, approval] });
   }
 
   getJob(jobId: string): Promise<JobRecord | null> {
@@ -255,6 +264,56 @@ export class SqliteStore implements Store {
       const sql = `SELECT * FROM agents ${whereSql(clauses)} ORDER BY tenant_id, agent_id LIMIT ?`;
       return (this.statement(sql).all(...params, query.limit) as AgentRow[]).map(fromAgentRow);
     });
+  }
+
+  getApproval(jobId: string): Promise<ApprovalRecord | null> {
+    return this.read(() => {
+      const row = this.statement('SELECT * FROM approvals WHERE job_id = ?').get(jobId) as
+        ApprovalRow | undefined;
+      return row === undefined ? null : fromApprovalRow(row);
+    });
+  }
+
+  listApprovals(query: ApprovalQuery): Promise<readonly ApprovalRecord[]> {
+    return this.read(() => {
+      const { clauses, params } = conditions([
+        query.status !== undefined && ['status = ?', query.status],
+        query.tenant_id !== undefined && ['tenant_id = ?', query.tenant_id],
+        query.topic !== undefined && ['topic = ?', query.topic],
+        query.agent_id !== undefined && ['agent_id = ?', query.agent_id],
+        query.after !== undefined && ['job_id > ?', query.after],
+      ]);
+      const sql = `SELECT * FROM approvals ${whereSql(clauses)} ORDER BY job_id LIMIT ?`;
+      return (this.statement(sql).all(...params, query.limit) as ApprovalRow[]).map(
+        fromApprovalRow,
+      );
+    });
+  }
+
+  dueApprovals(at: string, limit: number): Promise<readonly ApprovalRecord[]> {
+    return this.read(() =>
+      (
+        this.statement(
+          "SELECT * FROM approvals WHERE status = 'PENDING' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+        ).all(at, limit) as ApprovalRow[]
+      ).map(fromApprovalRow),
+    );
+  }
+
+  approvalQueue(): Promise<ApprovalQueueStats> {
+    return this.read(() => {
+      const row = this.statement(
+        "SELECT count(*) AS pending, min(requested_at) AS oldest FROM approvals WHERE status = 'PENDING'",
+      ).get() as { pending: number; oldest: string | null };
+      return { pending: row.pending, oldest_requested_at: row.oldest };
+    });
+  }
+
+  updateApproval(
+    update: ApprovalUpdate,
+    events: readonly UnsealedEvent[],
+  ): Promise<{ readonly record: ApprovalRecord; readonly job: JobRecord | null } | null> {
+    return this.write({ op: 'updateApproval', args: [update, events] });
   }
 
   ping(): Promise<void> {

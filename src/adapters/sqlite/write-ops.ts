@@ -7,6 +7,7 @@
  * and its arguments, all structured-cloneable.
  */
 import type { Database as Db } from 'better-sqlite3';
+import type { ApprovalRecord } from '../../core/approvals/approval.js';
 import { sealEvents } from '../../core/audit/chain.js';
 import type { AuditEvent, Sha256, UnsealedEvent } from '../../core/audit/chain.js';
 import type { JobPatch, JobRecord } from '../../core/jobs/job.js';
@@ -14,12 +15,16 @@ import type { JobState } from '../../core/jobs/states.js';
 import type { AgentRecord } from '../../core/model/agent-profile.js';
 import type { ApiKeyRecord } from '../../core/model/api-key.js';
 import type { NewPolicyActivation, PolicyActivation } from '../../core/model/policy-activation.js';
-import type { InsertOutcome } from '../../ports/store.js';
-import { fromJobRow, fromKeyRow, toJobRow } from './rows.js';
-import type { AuditRow, JobRow, KeyRow } from './rows.js';
+import type { ApprovalUpdate, InsertOutcome, NewApproval } from '../../ports/store.js';
+import { fromJobRow, fromKeyRow, toApprovalRow, toJobRow } from './rows.js';
+import type { ApprovalRow, AuditRow, JobRow, KeyRow } from './rows.js';
 
 export interface WriteOps {
-  readonly insertJob: (job: JobRecord, events: readonly UnsealedEvent[]) => InsertOutcome;
+  readonly insertJob: (
+    job: JobRecord,
+    events: readonly UnsealedEvent[],
+    approval?: NewApproval,
+  ) => InsertOutcome;
   readonly updateJob: (
     jobId: string,
     from: readonly JobState[],
@@ -38,6 +43,10 @@ export interface WriteOps {
     events: readonly UnsealedEvent[],
   ) => PolicyActivation;
   readonly putAgent: (agent: AgentRecord, events: readonly UnsealedEvent[]) => AgentRecord;
+  readonly updateApproval: (
+    update: ApprovalUpdate,
+    events: readonly UnsealedEvent[],
+  ) => { record: ApprovalRecord; job: JobRecord | null } | null;
 }
 
 export type WriteName = keyof WriteOps;
@@ -89,6 +98,17 @@ export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
       `INSERT INTO policy_activations (snapshot, source, origin, author, message, activated_at)
         VALUES (@snapshot, @source, @origin, @author, @message, @activated_at)`,
     ),
+    insertApproval: db.prepare<ApprovalRow>(
+      `INSERT INTO approvals VALUES (@job_id, @tenant_id, @topic, @agent_id, @status,
+        @requested_at, @expires_at, @version, @record)`,
+    ),
+    pendingInTenant: db.prepare<[string], { n: number }>(
+      "SELECT count(*) AS n FROM approvals WHERE status = 'PENDING' AND tenant_id = ?",
+    ),
+    updateApproval: db.prepare<[string, number, string, string, number]>(
+      `UPDATE approvals SET status = ?, version = ?, record = ?
+        WHERE job_id = ? AND version = ? AND status = 'PENDING'`,
+    ),
     putAgent: db.prepare(
       `INSERT INTO agents VALUES (@tenant_id, @agent_id, @profile, @updated_at, @updated_by)
         ON CONFLICT (tenant_id, agent_id) DO UPDATE SET profile = excluded.profile,
@@ -106,39 +126,76 @@ export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
     return sealed;
   }
 
+  /** The job after the patch, or null when it does not exist or is in none of `from`. */
+  function patchJob(jobId: string, from: readonly JobState[], patch: JobPatch): JobRecord | null {
+    const row = statements.jobById.get(jobId);
+    if (row === undefined || !from.includes(row.state as JobState)) return null;
+    const current = fromJobRow(row);
+    return {
+      ...current,
+      state: patch.state,
+      updated_at: patch.updated_at,
+      decision: patch.decision ?? current.decision,
+      constraints: patch.constraints ?? current.constraints,
+      attempt: patch.attempt ?? current.attempt,
+    };
+  }
+
+  function writeJob(next: JobRecord): void {
+    statements.updateJob.run(
+      next.state,
+      JSON.stringify(next.decision),
+      JSON.stringify(next.constraints),
+      next.attempt,
+      next.updated_at,
+      next.job_id,
+    );
+  }
+
   return {
-    insertJob(job, events) {
+    insertJob(job, events, approval) {
       if (job.idempotency_key !== null) {
         const existing = statements.jobByKey.get(job.tenant_id, job.idempotency_key);
         if (existing !== undefined) return { kind: 'existing', job: fromJobRow(existing) };
       }
+      if (approval !== undefined) {
+        const pending = statements.pendingInTenant.get(job.tenant_id)?.n ?? 0;
+        if (pending >= approval.max_pending) {
+          statements.insertJob.run(toJobRow(approval.when_full.job));
+          append(approval.when_full.events);
+          return { kind: 'inserted', job: approval.when_full.job };
+        }
+      }
       statements.insertJob.run(toJobRow(job));
+      if (approval !== undefined) statements.insertApproval.run(toApprovalRow(approval.record));
       append(events);
       return { kind: 'inserted', job };
     },
 
     updateJob(jobId, from, patch, events) {
-      const row = statements.jobById.get(jobId);
-      if (row === undefined || !from.includes(row.state as JobState)) return null;
-      const current = fromJobRow(row);
-      const next: JobRecord = {
-        ...current,
-        state: patch.state,
-        updated_at: patch.updated_at,
-        decision: patch.decision ?? current.decision,
-        constraints: patch.constraints ?? current.constraints,
-        attempt: patch.attempt ?? current.attempt,
-      };
-      statements.updateJob.run(
-        next.state,
-        JSON.stringify(next.decision),
-        JSON.stringify(next.constraints),
-        next.attempt,
-        next.updated_at,
-        jobId,
-      );
+      const next = patchJob(jobId, from, patch);
+      if (next === null) return null;
+      writeJob(next);
       append(events);
       return next;
+    },
+
+    updateApproval({ record, job }, events) {
+      // Both compare-and-sets are checked before either write: all of it, or nothing.
+      const nextJob = job === undefined ? null : patchJob(record.job_id, job.from, job.patch);
+      if (job !== undefined && nextJob === null) return null;
+      const row = toApprovalRow(record);
+      const changed = statements.updateApproval.run(
+        row.status,
+        row.version,
+        row.record,
+        row.job_id,
+        record.version - 1,
+      ).changes;
+      if (changed === 0) return null;
+      if (nextJob !== null) writeJob(nextJob);
+      append(events);
+      return { record, job: nextJob };
     },
 
     appendAudit: append,

@@ -7,6 +7,7 @@ import { canonicalJson } from '../hash/jcs.js';
 import { sha256Hex } from '../hash/sha256.js';
 import { DEFAULT_TENANT } from '../model/request.js';
 import type { JobRequest } from '../model/request.js';
+import type { JobRecord } from './job.js';
 
 /** The fields the hash covers: everything that changes what the action does or who asks. */
 export function jobHashInput(job: JobRequest): Record<string, unknown> {
@@ -39,4 +40,27 @@ export function jobHash(job: JobRequest, sha256: (text: string) => string = sha2
     );
   }
   return sha256(canonical);
+}
+
+/** The request a stored job stands for: what its hash is recomputed from, and re-evaluated. */
+export function requestOfJob(job: JobRecord): JobRequest {
+  return {
+    topic: job.topic,
+    tenant_id: job.tenant_id,
+    principal: job.principal,
+    risk_tags: job.risk_tags,
+    labels: job.labels,
+    dispatch: job.dispatch,
+    ...(job.agent_id === null ? {} : { agent_id: job.agent_id }),
+    ...(job.payload === undefined ? {} : { payload: job.payload }),
+  };
+}
+
+/** Whether a stored job still hashes to the hash it was decided (and approved) under. */
+export function bindingHolds(job: JobRecord, sha256?: (text: string) => string): boolean {
+  try {
+    return jobHash(requestOfJob(job), sha256) === job.job_hash;
+  } catch {
+    return false;
+  }
 }
