@@ -30,7 +30,7 @@ import type { JobChanges } from './job-changes.js';
 import { MAX_WAIT_SEC } from './jobs.js';
 
 /** An approval as the API shows it: the record, and exactly what would run. */
-export interface ApprovalView extends Omit<ApprovalRecord, 'version'> {
+export interface ApprovalView extends ApprovalRecord {
   readonly risk_tags: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
   readonly payload?: unknown;
@@ -339,9 +339,8 @@ export class ApprovalService {
 
   private async view(record: ApprovalRecord): Promise<ApprovalView> {
     const job = await this.deps.store.getJob(record.job_id);
-    const { version: _version, ...shown } = record;
     return {
-      ...shown,
+      ...record,
       risk_tags: job?.risk_tags ?? [],
       labels: job?.labels ?? {},
       ...(job?.payload === undefined ? {} : { payload: job.payload }),

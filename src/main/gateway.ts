@@ -9,6 +9,7 @@ import { systemClock } from '../adapters/system/system-clock.js';
 import { devAuthenticator } from '../app/dev-authenticator.js';
 import type { CreatedKey } from '../app/keys.js';
 import { SYSTEM_PRINCIPAL } from '../app/keys.js';
+import { startApprovalSweeper } from './approval-sweeper.js';
 import { watchPolicyFile } from './policy-watch.js';
 import { assembleGateway } from './services.js';
 import { openStore } from './store-location.js';
@@ -24,6 +25,8 @@ export interface GatewayConfig {
   /** Told about each hot reload of the policy file, accepted or refused. */
   readonly onPolicyReload?: (message: string) => void;
   readonly logger?: boolean | Record<string, unknown>;
+  /** How often overdue approvals are expired and the queue gauges refreshed (default 1 s). */
+  readonly approvalSweepMs?: number;
 }
 
 export interface Gateway {
@@ -66,10 +69,18 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
           server.log.info(message);
           config.onPolicyReload?.(message);
         });
+  const sweeper = startApprovalSweeper(
+    services.approvals,
+    config.approvalSweepMs ?? 1000,
+    (error) => {
+      server.log.error({ err: error }, 'approval sweep failed; retrying on the next tick');
+    },
+  );
   return {
     server,
     bootstrapKey,
     async close() {
+      await sweeper.stop();
       watcher?.close();
       services.changes.close();
       await server.close();

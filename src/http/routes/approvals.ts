@@ -36,6 +36,7 @@ const Approval = Type.Object({
   ),
   resolved_at: Type.Union([Type.String(), Type.Null()]),
   closed_reason: Type.Union([Type.String(), Type.Null()]),
+  version: Type.Integer({ description: 'Increases with every change to the approval' }),
   risk_tags: Type.Array(Type.String()),
   labels: Type.Record(Type.String(), Type.String()),
   payload: Type.Optional(Type.Unknown()),
