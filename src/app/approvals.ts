@@ -78,6 +78,10 @@ const SWEEP_BATCH = 100;
 /** A long-poll re-reads the approval at least this often, to see changes made by other replicas. */
 const POLL_SLICE_MS = 1000;
 
+function noApproval(jobId: string): WardenError {
+  return new WardenError('WARDEN_NOT_FOUND', `no approval for job ${jobId}`);
+}
+
 const METRIC_STATUS = {
   APPROVED: 'approved',
   REJECTED: 'rejected',
@@ -138,14 +142,46 @@ export class ApprovalService {
     note: string,
     seenHash?: string,
   ): Promise<ApprovalView> {
-    requireRole(principal, 'approver', 'admin');
     for (let attempt = 1; ; attempt++) {
-      const record = await this.visible(jobId, principal);
-      const written = await this.tryResolve(record, principal, decision, note, seenHash);
+      const record = await this.deps.store.getApproval(jobId);
+      if (record === null) throw noApproval(jobId);
+      let written: ApprovalRecord | null;
+      try {
+        this.ensureVisible(record, principal);
+        written = await this.tryResolve(record, principal, decision, note, seenHash);
+      } catch (error) {
+        if (error instanceof WardenError && error.status < 500) {
+          await this.recordRefusal(record, principal, decision, error);
+        }
+        throw error;
+      }
       if (written !== null) return this.view(written);
       // Someone else changed the approval or its job first; the next read sees what they did.
       if (attempt === MAX_ATTEMPTS) throw alreadyResolved(await this.visible(jobId, principal));
     }
+  }
+
+  /**
+   * Every refused resolution of an existing approval is on the job's timeline: who tried, what,
+   * and why it was refused. The caller still gets only what it may see (another tenant: 404).
+   */
+  private async recordRefusal(
+    record: ApprovalRecord,
+    principal: Principal,
+    decision: ResolutionDecision,
+    error: WardenError,
+  ): Promise<void> {
+    const job = await this.deps.store.getJob(record.job_id);
+    if (job === null) return;
+    const now = this.deps.clock.now();
+    await this.deps.store.appendAudit([
+      this.event(job, now, principal.id, 'approval.refused', {
+        by: principal.id,
+        decision,
+        code: error.code,
+        reason: error.message,
+      }),
+    ]);
   }
 
   /**
@@ -331,10 +367,14 @@ export class ApprovalService {
   private async visible(jobId: string, principal: Principal): Promise<ApprovalRecord> {
     requireRole(principal, 'approver', 'admin');
     const record = await this.deps.store.getApproval(jobId);
-    if (record === null || !inTenant(principal, record.tenant_id)) {
-      throw new WardenError('WARDEN_NOT_FOUND', `no approval for job ${jobId}`);
-    }
+    if (record === null) throw noApproval(jobId);
+    this.ensureVisible(record, principal);
     return record;
+  }
+
+  private ensureVisible(record: ApprovalRecord, principal: Principal): void {
+    requireRole(principal, 'approver', 'admin');
+    if (!inTenant(principal, record.tenant_id)) throw noApproval(record.job_id);
   }
 
   private async view(record: ApprovalRecord): Promise<ApprovalView> {

@@ -14,7 +14,7 @@ import type { ApprovalRecord } from '../core/approvals/approval.js';
 import type { Sha256, UnsealedEvent } from '../core/audit/chain.js';
 import { WardenError } from '../core/errors.js';
 import type { JobRecord } from '../core/jobs/job.js';
-import { jobHash } from '../core/jobs/job-hash.js';
+import { bindingHolds, jobHash } from '../core/jobs/job-hash.js';
 import { stateForDecision, traceIdFromTraceparent } from '../core/jobs/outcome.js';
 import { canTransition, isTerminal } from '../core/jobs/states.js';
 import type { JobState } from '../core/jobs/states.js';
@@ -243,6 +243,31 @@ export class JobService {
     const updated = await this.deps.store.updateJob(jobId, from, patch, events);
     if (updated !== null) this.deps.changes.notify(jobId);
     return updated;
+  }
+
+  /**
+   * The last check before a job leaves the gateway (dispatch, or an inline claim): its stored
+   * request must still hash to the hash it was decided and approved under. A job changed behind
+   * the gateway's back is denied instead, with an audit event saying why. True when it may go.
+   */
+  async releaseCheck(job: JobRecord, stage: 'dispatch' | 'claim'): Promise<boolean> {
+    if (bindingHolds(job, this.deps.sha256)) return true;
+    const now = this.deps.clock.now();
+    const event = (type: string, data: unknown): UnsealedEvent => ({
+      at: now,
+      type,
+      tenant_id: job.tenant_id,
+      trace_id: job.trace_id,
+      job_id: job.job_id,
+      actor: 'system',
+      data,
+    });
+    const reason = 'the stored job no longer matches its hash';
+    await this.transition(job.job_id, [job.state], { state: 'DENIED', updated_at: now }, [
+      event('job.binding_broken', { expected_job_hash: job.job_hash, stage }),
+      event('job.state_changed', { from: job.state, to: 'DENIED', reason }),
+    ]);
+    return false;
   }
 
   async list(
