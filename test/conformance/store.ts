@@ -5,10 +5,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
+import { deniedForFullQueue, requestApproval } from '../../src/core/approvals/approval.js';
+import type { ApprovalRecord } from '../../src/core/approvals/approval.js';
 import { verifyChain } from '../../src/core/audit/chain.js';
 import type { UnsealedEvent } from '../../src/core/audit/chain.js';
 import type { JobRecord } from '../../src/core/jobs/job.js';
-import type { Store } from '../../src/ports/store.js';
+import type { NewApproval, Store } from '../../src/ports/store.js';
 
 export type StoreFactory = () => Promise<Store>;
 
@@ -338,5 +340,141 @@ export function describeStoreConformance(adapter: string, open: StoreFactory): v
       );
       assert.equal((await store.queryAudit({ type: 'agent.registered', limit: 10 })).length, 1);
     });
+
+    it('creates an approval with its job, or stores the denial when the queue is full', async () => {
+      const store = await fresh();
+      const first = sampleJob({ tenant_id: 'acme' });
+      await store.insertJob(first, [decidedEvent(first)], newApproval(first, 1));
+      assert.deepEqual(await store.getApproval(first.job_id), approvalOf(first));
+      const second = sampleJob({ tenant_id: 'acme' });
+      const denied = deniedForFullQueue(second);
+      const outcome = await store.insertJob(second, [decidedEvent(second)], {
+        ...newApproval(second, 1),
+        when_full: { job: denied, events: [decidedEvent(denied)] },
+      });
+      assert.deepEqual(outcome, { kind: 'inserted', job: denied });
+      assert.equal((await store.getJob(second.job_id))?.state, 'DENIED');
+      assert.equal(await store.getApproval(second.job_id), null);
+      // Other tenants are not counted against this one.
+      const other = sampleJob({ tenant_id: 'globex' });
+      await store.insertJob(other, [], newApproval(other, 1));
+      assert.equal((await store.getApproval(other.job_id))?.status, 'PENDING');
+      assert.deepEqual(await store.approvalQueue(), {
+        pending: 2,
+        oldest_requested_at: AT,
+      });
+    });
+
+    it('lists approvals oldest first with filters and a cursor, and finds the overdue ones', async () => {
+      const store = await fresh();
+      const jobs = [
+        sampleJob({ tenant_id: 'acme', topic: 'job.a', created_at: '2026-11-21T10:00:00.000Z' }),
+        sampleJob({ tenant_id: 'acme', topic: 'job.b', created_at: '2026-11-21T10:00:01.000Z' }),
+        sampleJob({ tenant_id: 'globex', topic: 'job.a', agent_id: 'other-bot' }),
+      ];
+      for (const job of jobs) await store.insertJob(job, [], newApproval(job, 100));
+      const ids = (records: readonly { job_id: string }[]) => records.map((r) => r.job_id);
+      const [a, b, c] = jobs.map((job) => job.job_id);
+      assert.deepEqual(ids(await store.listApprovals({ limit: 10 })), [a, b, c]);
+      assert.deepEqual(ids(await store.listApprovals({ tenant_id: 'acme', limit: 10 })), [a, b]);
+      assert.deepEqual(ids(await store.listApprovals({ topic: 'job.a', limit: 10 })), [a, c]);
+      assert.deepEqual(ids(await store.listApprovals({ agent_id: 'other-bot', limit: 10 })), [c]);
+      assert.deepEqual(ids(await store.listApprovals({ after: a ?? '', limit: 1 })), [b]);
+      // Each approval here expires an hour after its job was created.
+      assert.deepEqual(ids(await store.dueApprovals('2026-11-21T10:59:59.999Z', 10)), []);
+      assert.deepEqual(ids(await store.dueApprovals('2026-11-21T11:00:00.000Z', 10)).length, 2);
+      assert.deepEqual(ids(await store.dueApprovals('2026-11-21T11:00:00.500Z', 1)), [a]);
+    });
+
+    it('resolves an approval and its job by compare-and-set, all or nothing', async () => {
+      const store = await fresh();
+      const job = sampleJob();
+      await store.insertJob(job, [], newApproval(job, 10));
+      const pending = approvalOf(job);
+      const approved: ApprovalRecord = {
+        ...pending,
+        status: 'APPROVED',
+        resolutions: [{ by: 'ann', decision: 'approve', note: 'ok', at: AT }],
+        resolved_at: AT,
+        closed_reason: 'approved by ann',
+        version: 1,
+      };
+      const move = {
+        from: ['APPROVAL_REQUIRED' as const],
+        patch: { state: 'QUEUED' as const, updated_at: AT },
+      };
+      // A stale version writes nothing.
+      assert.equal(
+        await store.updateApproval({ record: { ...approved, version: 2 }, job: move }, [
+          decidedEvent(job, 'approval.resolved'),
+        ]),
+        null,
+      );
+      // A job no longer in the expected state writes nothing either, approval included.
+      assert.equal(
+        await store.updateApproval(
+          { record: approved, job: { ...move, from: ['RUNNING' as const] } },
+          [decidedEvent(job, 'approval.resolved')],
+        ),
+        null,
+      );
+      assert.deepEqual(await store.getApproval(job.job_id), pending);
+      assert.equal((await store.queryAudit({ job_id: job.job_id, limit: 10 })).length, 0);
+      // The first valid write wins; the same write again loses.
+      const written = await store.updateApproval({ record: approved, job: move }, [
+        decidedEvent(job, 'approval.resolved'),
+      ]);
+      assert.deepEqual(written?.record, approved);
+      assert.equal(written.job?.state, 'QUEUED');
+      assert.equal(await store.updateApproval({ record: approved, job: move }, []), null);
+      assert.deepEqual(await store.getApproval(job.job_id), approved);
+      assert.equal((await store.getJob(job.job_id))?.state, 'QUEUED');
+      assert.equal((await store.queryAudit({ job_id: job.job_id, limit: 10 })).length, 1);
+      assert.deepEqual(await store.approvalQueue(), { pending: 0, oldest_requested_at: null });
+    });
+
+    it('lets exactly one of many concurrent resolutions of one approval win', async () => {
+      const store = await fresh();
+      const job = sampleJob();
+      await store.insertJob(job, [], newApproval(job, 10));
+      const attempts = Array.from({ length: 20 }, (_, i) =>
+        store.updateApproval(
+          {
+            record: {
+              ...approvalOf(job),
+              status: i % 2 === 0 ? 'APPROVED' : 'REJECTED',
+              resolved_at: AT,
+              version: 1,
+            },
+            job: {
+              from: ['APPROVAL_REQUIRED'],
+              patch: { state: i % 2 === 0 ? 'QUEUED' : 'REJECTED', updated_at: AT },
+            },
+          },
+          [decidedEvent(job, 'approval.resolved')],
+        ),
+      );
+      const results = await Promise.all(attempts);
+      assert.equal(results.filter((r) => r !== null).length, 1);
+      assert.equal((await store.queryAudit({ job_id: job.job_id, limit: 50 })).length, 1);
+    });
   });
+}
+
+/** The approval record the app would create for a job (an hour to decide, one approver). */
+function approvalOf(job: JobRecord): ApprovalRecord {
+  return requestApproval(job, {
+    timeout_sec: 3600,
+    quorum: 1,
+    approver_roles: ['approver', 'admin'],
+    allow_self_approval: false,
+  });
+}
+
+function newApproval(job: JobRecord, maxPending: number): NewApproval {
+  return {
+    record: approvalOf(job),
+    max_pending: maxPending,
+    when_full: { job: deniedForFullQueue(job), events: [] },
+  };
 }
