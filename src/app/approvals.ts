@@ -142,6 +142,8 @@ export class ApprovalService {
     note: string,
     seenHash?: string,
   ): Promise<ApprovalView> {
+    // Keys that can never resolve anything are refused before any lookup, as for reads.
+    requireRole(principal, 'approver', 'admin');
     for (let attempt = 1; ; attempt++) {
       const record = await this.deps.store.getApproval(jobId);
       if (record === null) throw noApproval(jobId);
@@ -295,9 +297,7 @@ export class ApprovalService {
     const written = await this.deps.store.updateApproval(
       {
         record,
-        ...(change === null
-          ? {}
-          : { job: { from: ['APPROVAL_REQUIRED'], patch: change.patch } }),
+        ...(change === null ? {} : { job: { from: ['APPROVAL_REQUIRED'], patch: change.patch } }),
       },
       change === null ? events : [...events, ...change.events],
     );

@@ -54,6 +54,8 @@ export interface JobServiceDeps {
 
 export interface ApprovalObserver {
   requested(approval: ApprovalRecord, job: JobRecord): void;
+  /** An approval closed here: withdrawn because its job was cancelled. */
+  resolved(approval: ApprovalRecord): void;
 }
 
 export const DEFAULT_MAX_PENDING_APPROVALS = 10_000;
@@ -350,13 +352,15 @@ export class JobService {
   ): Promise<JobRecord | null> {
     const approval = await this.deps.store.getApproval(job.job_id);
     const withdrawn = approval === null ? null : withdrawApproval(approval, patch.updated_at);
-    if (withdrawn === null) return this.transition(job.job_id, ['APPROVAL_REQUIRED'], patch, events);
+    if (withdrawn === null)
+      return this.transition(job.job_id, ['APPROVAL_REQUIRED'], patch, events);
     const written = await this.deps.store.updateApproval(
       { record: withdrawn, job: { from: ['APPROVAL_REQUIRED'], patch } },
       events,
     );
     if (written === null) return null;
     this.deps.changes.notify(job.job_id);
+    this.deps.approvals?.resolved(withdrawn);
     return written.job;
   }
 

@@ -50,3 +50,11 @@ export function readJson(path: string, what: string): unknown {
     throw new CliError(`${what} ${path} is not valid JSON: ${(error as Error).message}`);
   }
 }
+
+/** A whole-number option (`--limit 50`), refused with a usage error below `minimum`. */
+export function parseCount(text: string, flag: string, minimum: number): number {
+  const count = Number(text);
+  if (!/^\d+$/.test(text) || count < minimum)
+    throw new CliError(`${flag} "${text}" must be a whole number of at least ${String(minimum)}`);
+  return count;
+}

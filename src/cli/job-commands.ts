@@ -12,7 +12,7 @@ import type { JobRecord } from '../core/jobs/job.js';
 import { JOB_STATES } from '../core/jobs/states.js';
 import type { Decision } from '../core/model/decision.js';
 import { GatewayClient, isJsonObject } from './http-client.js';
-import { CliError, EXIT_OK, readJson } from './io.js';
+import { CliError, EXIT_OK, parseCount, readJson } from './io.js';
 import type { CliIo } from './io.js';
 
 /** Options shared by every `jobs` verb. */
@@ -202,13 +202,6 @@ function parseState(text: string): string {
   if (!(JOB_STATES as readonly string[]).includes(state))
     throw new CliError(`--state "${text}" is not a job state; one of: ${JOB_STATES.join(', ')}`);
   return state;
-}
-
-function parseCount(text: string, flag: string, minimum: number): number {
-  const count = Number(text);
-  if (!/^\d+$/.test(text) || count < minimum)
-    throw new CliError(`${flag} "${text}" must be a whole number of at least ${minimum}`);
-  return count;
 }
 
 function ruleOf(decision: Decision): string {

@@ -5,6 +5,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseStoreLocation } from '../main/store-location.js';
 import type { StoreLocation } from '../main/store-location.js';
+import { approvalsListCommand, approvalsResolveCommand } from './approval-commands.js';
+import type { ApprovalsListOptions, ResolveOptions } from './approval-commands.js';
 import { auditExportCommand, auditVerifyCommand } from './audit-commands.js';
 import { DEFAULT_GATEWAY_URL } from './http-client.js';
 import {
@@ -216,6 +218,39 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       .description('cancel a job that has not finished')
       .argument('<job_id>', 'job id'),
   ).action(run((jobId: string, options: GatewayOptions) => jobsCancelCommand(io, jobId, options)));
+  const approvals = program
+    .command('approvals')
+    .description(
+      'review, approve and reject actions waiting for a human, through a running gateway',
+    );
+  gatewayOptions(
+    approvals
+      .command('list')
+      .description('list pending approvals, oldest first, then the next cursor if there is one')
+      .option('--all', 'include resolved and expired approvals')
+      .option('--topic <topic>', 'only approvals with this topic')
+      .option('--agent <agent>', 'only approvals for this agent id')
+      .option('--tenant <tenant>', 'only approvals of this tenant')
+      .option('--cursor <cursor>', 'continue after this cursor (from the previous page)')
+      .option('--limit <n>', 'approvals per page (gateway default 50)'),
+  ).action(run((options: ApprovalsListOptions) => approvalsListCommand(io, options)));
+  for (const decision of ['approve', 'reject'] as const) {
+    gatewayOptions(
+      approvals
+        .command(decision)
+        .description(
+          `show what would run, ask for confirmation, then ${decision}` +
+            (decision === 'approve' ? ' (bound to the job hash shown)' : ''),
+        )
+        .argument('<job_id>', 'job id')
+        .option('--note <text>', 'note recorded with the resolution')
+        .option('-y, --yes', 'do not ask; required when stdin is not a terminal'),
+    ).action(
+      run((jobId: string, options: ResolveOptions) =>
+        approvalsResolveCommand(io, decision, jobId, options),
+      ),
+    );
+  }
   program
     .command('serve')
     .description('run the gateway')
@@ -228,6 +263,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       '--synchronous <mode>',
       'SQLite durability: NORMAL (process crash) or FULL (power loss)',
     )
+    .option('--config <file>', 'server config YAML: approval queue bounds and notifications')
     .action(
       run(async (options: Parameters<typeof serveCommand>[1]) => {
         const gateway = await serveCommand(io, options);

@@ -3,6 +3,8 @@
  * unless the address is loopback, and announced loudly when on.
  */
 import { isIP } from 'node:net';
+import { ConfigError, loadServerConfig } from '../main/config.js';
+import type { ServerConfig } from '../main/config.js';
 import { startGateway } from '../main/gateway.js';
 import type { StoreLocation } from '../main/store-location.js';
 import { CliError, EXIT_USAGE } from './io.js';
@@ -15,6 +17,28 @@ export interface ServeOptions {
   readonly host: string;
   readonly db: StoreLocation;
   readonly synchronous?: string;
+  /** Server config file (YAML): approval queue bounds and notifications. */
+  readonly config?: string;
+}
+
+/** The config file's settings, or a usage error listing every problem in it. */
+function serverConfig(file: string): ServerConfig {
+  try {
+    return loadServerConfig(file);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.message, EXIT_USAGE);
+    throw error;
+  }
+}
+
+/** One line saying where notices go, without the secrets a webhook URL may carry. */
+function notificationsSummary(config: ServerConfig): string {
+  const { webhooks, email } = config.notifications;
+  const targets = [
+    ...webhooks.map((hook) => `webhook ${new URL(hook.url).origin}`),
+    ...(email === null ? [] : [`email to ${email.to.join(', ')}`]),
+  ];
+  return targets.length === 0 ? 'none' : targets.join('; ');
 }
 
 export function isLoopback(host: string): boolean {
@@ -44,12 +68,18 @@ export async function serveCommand(
   ) {
     throw new CliError('--synchronous must be NORMAL or FULL', EXIT_USAGE);
   }
+  // Read before anything is opened, so a bad file stops the start with every problem listed.
+  const config = options.config === undefined ? undefined : serverConfig(options.config);
   const gateway = await startGateway({
     policyFile: options.policy,
     store: options.db,
     dev,
     ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
     onPolicyReload: (message) => {
+      io.err(`warden: ${message}`);
+    },
+    ...(config === undefined ? {} : { serverConfig: config }),
+    onNotificationFailure: (message) => {
       io.err(`warden: ${message}`);
     },
   });
@@ -63,6 +93,11 @@ export async function serveCommand(
       `warden: first start: created admin key ${gateway.bootstrapKey.id}; it is shown only now:`,
     );
     io.out(`warden: ${gateway.bootstrapKey.key}`);
+  }
+  if (config !== undefined) {
+    io.out(
+      `warden: config ${options.config ?? ''}: notifications: ${notificationsSummary(config)}`,
+    );
   }
   io.out(`warden: listening on ${address} (policy ${options.policy}, store ${options.db.url})`);
   return gateway;

@@ -5,11 +5,17 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { createPrometheusMetrics } from '../adapters/metrics/prometheus.js';
+import { emailNotifier } from '../adapters/notify/email.js';
+import { webhookNotifier } from '../adapters/notify/webhook.js';
 import { systemClock } from '../adapters/system/system-clock.js';
 import { devAuthenticator } from '../app/dev-authenticator.js';
 import type { CreatedKey } from '../app/keys.js';
 import { SYSTEM_PRINCIPAL } from '../app/keys.js';
+import type { NotificationSettings } from '../app/notifications.js';
+import type { Notifier } from '../ports/notifier.js';
 import { startApprovalSweeper } from './approval-sweeper.js';
+import { DEFAULT_SERVER_CONFIG } from './config.js';
+import type { ServerConfig } from './config.js';
 import { watchPolicyFile } from './policy-watch.js';
 import { assembleGateway } from './services.js';
 import { openStore } from './store-location.js';
@@ -25,8 +31,24 @@ export interface GatewayConfig {
   /** Told about each hot reload of the policy file, accepted or refused. */
   readonly onPolicyReload?: (message: string) => void;
   readonly logger?: boolean | Record<string, unknown>;
-  /** How often overdue approvals are expired and the queue gauges refreshed (default 1 s). */
+  /**
+   * How often overdue approvals are expired and the queue gauges refreshed: this, else the
+   * server config's `approvals.sweep_interval_ms`, else 1 s.
+   */
   readonly approvalSweepMs?: number;
+  /** The server config file's settings (`--config`); defaults and no notifiers when absent. */
+  readonly serverConfig?: ServerConfig;
+  /** Told about each notification given up on or refused (every failed attempt is counted). */
+  readonly onNotificationFailure?: (message: string) => void;
+}
+
+/** The notifiers the config asks for: each webhook, then email. */
+export function configuredNotifiers(config: ServerConfig): Notifier[] {
+  const { webhooks, email } = config.notifications;
+  return [
+    ...webhooks.map((hook) => webhookNotifier(hook)),
+    ...(email === null ? [] : [emailNotifier(email)]),
+  ];
 }
 
 export interface Gateway {
@@ -46,6 +68,19 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       metrics.auditAppendFailed();
     },
   });
+  const settings = config.serverConfig ?? DEFAULT_SERVER_CONFIG;
+  const notifiers = configuredNotifiers(settings);
+  // The server's logger exists only once it is assembled; failures before that cannot happen.
+  let logFailure: (message: string) => void = () => undefined;
+  const notifications: NotificationSettings = {
+    notifiers,
+    publicUrl: settings.notifications.publicUrl,
+    retry: settings.notifications.retry,
+    onFailure: (message) => {
+      logFailure(message);
+    },
+  };
+  const maxPending = settings.approvals.maxPendingPerTenant;
   let assembled;
   try {
     assembled = await assembleGateway({
@@ -55,12 +90,18 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       policy: { source, file: config.policyFile, author: SYSTEM_PRINCIPAL.id },
       ...(config.dev ? { authenticator: devAuthenticator } : {}),
       logger: config.logger ?? false,
+      ...(notifiers.length === 0 ? {} : { notifications }),
+      ...(maxPending === undefined ? {} : { maxPendingApprovals: maxPending }),
     });
   } catch (error) {
     await store.close();
     throw error;
   }
   const { services, server } = assembled;
+  logFailure = (message) => {
+    server.log.warn(message);
+    config.onNotificationFailure?.(message);
+  };
   const bootstrapKey = config.dev ? null : await services.keys.bootstrap();
   const watcher =
     config.watchPolicy === false
@@ -71,7 +112,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
         });
   const sweeper = startApprovalSweeper(
     services.approvals,
-    config.approvalSweepMs ?? 1000,
+    config.approvalSweepMs ?? settings.approvals.sweepIntervalMs ?? 1000,
     (error) => {
       server.log.error({ err: error }, 'approval sweep failed; retrying on the next tick');
     },
@@ -84,6 +125,8 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       watcher?.close();
       services.changes.close();
       await server.close();
+      // After the server (resolutions while draining are still sent), before the store.
+      await services.notifications?.close();
       await store.close();
     },
   };

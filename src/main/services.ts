@@ -9,6 +9,8 @@ import { Decider } from '../app/decider.js';
 import { JobChanges } from '../app/job-changes.js';
 import { JobService } from '../app/jobs.js';
 import { KeyService } from '../app/keys.js';
+import { Notifications } from '../app/notifications.js';
+import type { NotificationSettings } from '../app/notifications.js';
 import { PolicyService } from '../app/policy.js';
 import type { InitialPolicy } from '../app/policy.js';
 import type { Sha256 } from '../core/audit/chain.js';
@@ -31,6 +33,10 @@ export interface ServiceDeps {
   readonly sha256: Sha256;
   readonly metrics: Metrics;
   readonly policy: InitialPolicy;
+  /** Where approval notices go; none are sent when absent. */
+  readonly notifications?: NotificationSettings;
+  /** Pending approvals a tenant may hold (§5); the job service's default when absent. */
+  readonly maxPendingApprovals?: number;
 }
 
 export interface Services {
@@ -42,6 +48,8 @@ export interface Services {
   readonly agents: AgentService;
   /** Ended at shutdown so long-polls answer at once. */
   readonly changes: JobChanges;
+  /** Closed at shutdown (before the store: a resolved notice reads its job); null if none. */
+  readonly notifications: Notifications | null;
 }
 
 export async function createServices(deps: ServiceDeps): Promise<Services> {
@@ -56,15 +64,40 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
     throttles: new ThrottleLog(),
     metrics,
   });
-  const jobs = new JobService({ store, clock, ids, decider, changes, sha256, metrics });
+  const notifications =
+    deps.notifications === undefined
+      ? null
+      : new Notifications({ ...deps.notifications, store, metrics });
+  const jobs = new JobService({
+    store,
+    clock,
+    ids,
+    decider,
+    changes,
+    sha256,
+    metrics,
+    ...(notifications === null ? {} : { approvals: notifications }),
+    ...(deps.maxPendingApprovals === undefined
+      ? {}
+      : { maxPendingApprovals: deps.maxPendingApprovals }),
+  });
   return {
     jobs,
-    approvals: new ApprovalService({ store, clock, decider, changes, sha256, metrics }),
+    approvals: new ApprovalService({
+      store,
+      clock,
+      decider,
+      changes,
+      sha256,
+      metrics,
+      ...(notifications === null ? {} : { observer: notifications }),
+    }),
     audit: new AuditService(store, sha256),
     keys: new KeyService({ store, clock, ids, sha256 }),
     policy,
     agents,
     changes,
+    notifications,
   };
 }
 
@@ -77,6 +110,8 @@ export interface GatewayParts {
   readonly authenticator?: Authenticator;
   readonly bodyLimit?: number;
   readonly logger?: boolean | Record<string, unknown>;
+  readonly notifications?: NotificationSettings;
+  readonly maxPendingApprovals?: number;
 }
 
 export interface AssembledGateway {
@@ -94,6 +129,10 @@ export async function assembleGateway(parts: GatewayParts): Promise<AssembledGat
     sha256: nativeSha256,
     metrics,
     policy: parts.policy,
+    ...(parts.notifications === undefined ? {} : { notifications: parts.notifications }),
+    ...(parts.maxPendingApprovals === undefined
+      ? {}
+      : { maxPendingApprovals: parts.maxPendingApprovals }),
   });
   const server = await buildServer({
     ...services,

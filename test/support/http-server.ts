@@ -9,6 +9,7 @@ import type { PrometheusMetrics } from '../../src/adapters/metrics/prometheus.js
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { systemClock } from '../../src/adapters/system/system-clock.js';
 import { devAuthenticator } from '../../src/app/dev-authenticator.js';
+import type { NotificationSettings } from '../../src/app/notifications.js';
 import type { Principal } from '../../src/core/model/principal.js';
 import { compilePolicy } from '../../src/core/policy/index.js';
 import type { Authenticator } from '../../src/ports/authenticator.js';
@@ -55,6 +56,8 @@ export interface TestServerOptions {
   readonly dbPath?: string;
   /** Busy timeout of the store, for tests that lock the database. */
   readonly busyTimeoutMs?: number;
+  /** Approval notifications; none by default. */
+  readonly notifications?: NotificationSettings;
 }
 
 export interface TestGateway {
@@ -82,11 +85,13 @@ export async function testGateway(options: TestServerOptions = {}): Promise<Test
     policy: { source: options.policySource ?? seedSource, file: 'policy.yaml', author: 'system' },
     authenticator: options.authenticator ?? devAuthenticator,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+    ...(options.notifications === undefined ? {} : { notifications: options.notifications }),
   });
   opened.unshift({
     close: async () => {
       services.changes.close();
       await app.close();
+      await services.notifications?.close();
     },
   });
   return { app, services, store, metrics };

@@ -1,0 +1,320 @@
+/**
+ * The server config file (`warden serve --config FILE`, YAML): the approval queue's bound and
+ * sweep interval, and where approval notifications go. Validated strictly at the edge: unknown
+ * keys and wrong types are errors, and every problem is reported at once with its path
+ * (`notifications.webhooks[0].url: must be an http(s) URL`), so one edit fixes them all.
+ * Parsing only; the composition root turns the result into adapters.
+ */
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { EmailOptions } from '../adapters/notify/email.js';
+import type { WebhookOptions } from '../adapters/notify/webhook.js';
+import { DEFAULT_PUBLIC_URL, DEFAULT_RETRY } from '../app/notifications.js';
+import type { RetrySettings } from '../app/notifications.js';
+
+export interface ServerConfig {
+  readonly approvals: {
+    /** Pending approvals a tenant may hold; the gateway's default when absent. */
+    readonly maxPendingPerTenant?: number;
+    readonly sweepIntervalMs?: number;
+  };
+  readonly notifications: {
+    readonly publicUrl: string;
+    readonly retry: RetrySettings;
+    readonly webhooks: readonly WebhookOptions[];
+    readonly email: EmailOptions | null;
+  };
+}
+
+/** What the gateway runs with when no file is given: default bounds, no notifiers. */
+export const DEFAULT_SERVER_CONFIG: ServerConfig = {
+  approvals: {},
+  notifications: { publicUrl: DEFAULT_PUBLIC_URL, retry: DEFAULT_RETRY, webhooks: [], email: null },
+};
+
+/** The config file could not be read or is invalid; `problems` holds one line per problem. */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly string[],
+  ) {
+    super(
+      `config file ${file}: ${String(problems.length)} problem(s)\n${problems.map((p) => `  ${p}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** The longest delay a Node.js timer accepts. */
+const MAX_TIMER_MS = 2_147_483_647;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+type Plain = Readonly<Record<string, unknown>>;
+
+/** Reads values at paths and collects every problem; never throws. */
+class Checker {
+  readonly problems: string[] = [];
+
+  problem(path: string, message: string): void {
+    this.problems.push(`${path === '' ? '(top level)' : path}: ${message}`);
+  }
+
+  /**
+   * A mapping with only the allowed keys (any keys when `allowed` is null); null (reported)
+   * when it is something else.
+   */
+  mapping(value: unknown, path: string, allowed: readonly string[] | null): Plain | null {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      this.problem(path, 'must be a mapping');
+      return null;
+    }
+    const map = value as Plain;
+    for (const key of Object.keys(map)) {
+      if (allowed !== null && !allowed.includes(key)) {
+        this.problem(join(path, key), `unknown key (expected one of: ${allowed.join(', ')})`);
+      }
+    }
+    return map;
+  }
+
+  /** A mapping when present; absent (or null) is an empty one. */
+  optionalMapping(value: unknown, path: string, allowed: readonly string[]): Plain | null {
+    return value === undefined || value === null ? {} : this.mapping(value, path, allowed);
+  }
+
+  integer(value: unknown, path: string, min: number, max = MAX_TIMER_MS): number | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !Number.isInteger(value)) {
+      this.problem(path, 'must be an integer');
+    } else if (value < min) {
+      this.problem(path, `must be at least ${min}`);
+    } else if (value > max) {
+      this.problem(path, `must be at most ${max}`);
+    } else {
+      return value;
+    }
+    return undefined;
+  }
+
+  string(value: unknown, path: string): string | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || value.trim() === '') {
+      this.problem(path, 'must be a non-empty string');
+      return undefined;
+    }
+    return value;
+  }
+
+  boolean(value: unknown, path: string): boolean | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'boolean') {
+      this.problem(path, 'must be true or false');
+      return undefined;
+    }
+    return value;
+  }
+
+  required<T>(value: T | undefined, raw: unknown, path: string): T | undefined {
+    if (raw === undefined) this.problem(path, 'is required');
+    return value;
+  }
+
+  url(value: unknown, path: string): string | undefined {
+    if (value === undefined) return undefined;
+    const text = typeof value === 'string' ? value : '';
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(text);
+    } catch {
+      parsed = null;
+    }
+    if (parsed === null || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+      this.problem(path, 'must be an http(s) URL');
+      return undefined;
+    }
+    return text;
+  }
+
+  /** An address nodemailer accepts: `ops@example.com` or `Ops <ops@example.com>`. */
+  address(value: unknown, path: string): string | undefined {
+    const text = this.string(value, path);
+    if (text !== undefined && !/^[^\s@<>]+@[^\s@<>]+$|<[^\s@<>]+@[^\s@<>]+>$/.test(text.trim())) {
+      this.problem(path, 'must be an email address');
+      return undefined;
+    }
+    return text;
+  }
+}
+
+function join(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+function approvalsSection(check: Checker, raw: unknown): ServerConfig['approvals'] {
+  const map = check.optionalMapping(raw, 'approvals', [
+    'max_pending_per_tenant',
+    'sweep_interval_ms',
+  ]);
+  if (map === null) return {};
+  const maxPending = check.integer(
+    map['max_pending_per_tenant'],
+    'approvals.max_pending_per_tenant',
+    1,
+    Number.MAX_SAFE_INTEGER,
+  );
+  const sweep = check.integer(map['sweep_interval_ms'], 'approvals.sweep_interval_ms', 100);
+  return {
+    ...(maxPending === undefined ? {} : { maxPendingPerTenant: maxPending }),
+    ...(sweep === undefined ? {} : { sweepIntervalMs: sweep }),
+  };
+}
+
+function retrySection(check: Checker, raw: unknown): RetrySettings {
+  const path = 'notifications.retry';
+  const map = check.optionalMapping(raw, path, ['attempts', 'base_delay_ms']);
+  if (map === null) return DEFAULT_RETRY;
+  return {
+    attempts: check.integer(map['attempts'], `${path}.attempts`, 1, 100) ?? DEFAULT_RETRY.attempts,
+    baseDelayMs:
+      check.integer(map['base_delay_ms'], `${path}.base_delay_ms`, 1) ?? DEFAULT_RETRY.baseDelayMs,
+  };
+}
+
+function headers(check: Checker, raw: unknown, path: string): Record<string, string> | undefined {
+  if (raw === undefined) return undefined;
+  const map = check.mapping(raw, path, null);
+  if (map === null) return undefined;
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(map)) {
+    const at = `${path}.${name}`;
+    if (!HEADER_NAME.test(name)) check.problem(at, 'is not a valid header name');
+    else if (name.toLowerCase() === 'content-type') check.problem(at, 'is set by the format');
+    else if (typeof value !== 'string') check.problem(at, 'must be a string');
+    else if (/[\r\n\0]/.test(value)) check.problem(at, 'must be a single line');
+    else result[name] = value;
+  }
+  return result;
+}
+
+function webhooksSection(check: Checker, raw: unknown): WebhookOptions[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    check.problem('notifications.webhooks', 'must be a list');
+    return [];
+  }
+  const hooks: WebhookOptions[] = [];
+  (raw as readonly unknown[]).forEach((entry, index) => {
+    const path = `notifications.webhooks[${index}]`;
+    const map = check.mapping(entry, path, ['url', 'format', 'headers', 'timeout_ms']);
+    if (map === null) return;
+    const url = check.required(check.url(map['url'], `${path}.url`), map['url'], `${path}.url`);
+    const format = map['format'];
+    if (format !== undefined && format !== 'json' && format !== 'slack') {
+      check.problem(`${path}.format`, 'must be json or slack');
+    }
+    const extra = headers(check, map['headers'], `${path}.headers`);
+    const timeout = check.integer(map['timeout_ms'], `${path}.timeout_ms`, 1);
+    if (url === undefined) return;
+    hooks.push({
+      url,
+      ...(format === 'json' || format === 'slack' ? { format } : {}),
+      ...(extra === undefined ? {} : { headers: extra }),
+      ...(timeout === undefined ? {} : { timeoutMs: timeout }),
+    });
+  });
+  return hooks;
+}
+
+function emailSection(check: Checker, raw: unknown): EmailOptions | null {
+  if (raw === undefined || raw === null) return null;
+  const path = 'notifications.email';
+  const map = check.mapping(raw, path, ['host', 'port', 'secure', 'user', 'pass', 'from', 'to']);
+  if (map === null) return null;
+  const at = (key: string): string => `${path}.${key}`;
+  const host = check.required(check.string(map['host'], at('host')), map['host'], at('host'));
+  const port = check.required(
+    check.integer(map['port'], at('port'), 1, 65535),
+    map['port'],
+    at('port'),
+  );
+  const secure = check.boolean(map['secure'], at('secure'));
+  const user = check.string(map['user'], at('user'));
+  const pass = check.string(map['pass'], at('pass'));
+  if ((map['user'] === undefined) !== (map['pass'] === undefined)) {
+    check.problem(path, 'user and pass go together: give both or neither');
+  }
+  const from = check.required(check.address(map['from'], at('from')), map['from'], at('from'));
+  const rawTo = map['to'];
+  const to: string[] = [];
+  if (rawTo === undefined) check.problem(at('to'), 'is required');
+  else if (!Array.isArray(rawTo) || rawTo.length === 0) {
+    check.problem(at('to'), 'must be a non-empty list of email addresses');
+  } else {
+    (rawTo as readonly unknown[]).forEach((entry, index) => {
+      const address = check.address(entry, `${at('to')}[${index}]`);
+      if (address !== undefined) to.push(address);
+    });
+  }
+  if (host === undefined || port === undefined || from === undefined || to.length === 0) {
+    return null;
+  }
+  return {
+    host,
+    port,
+    from,
+    to,
+    ...(secure === undefined ? {} : { secure }),
+    ...(user === undefined ? {} : { user }),
+    ...(pass === undefined ? {} : { pass }),
+  };
+}
+
+/** Validates a config document's text; throws ConfigError listing every problem. */
+export function parseServerConfig(text: string, file: string): ServerConfig {
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    // The first line of yaml's message names the problem and its line and column.
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => `YAML: ${(e.message.split('\n')[0] ?? e.message).replace(/:$/, '')}`),
+    );
+  }
+  const check = new Checker();
+  const root = check.optionalMapping(doc.toJS() as unknown, '', ['approvals', 'notifications']);
+  if (root === null) throw new ConfigError(file, check.problems);
+  const approvals = approvalsSection(check, root['approvals']);
+  const section = check.optionalMapping(root['notifications'], 'notifications', [
+    'public_url',
+    'retry',
+    'webhooks',
+    'email',
+  ]);
+  const notes = section ?? {};
+  const publicUrl = check.url(notes['public_url'], 'notifications.public_url');
+  const config: ServerConfig = {
+    approvals,
+    notifications: {
+      publicUrl: publicUrl ?? DEFAULT_PUBLIC_URL,
+      retry: retrySection(check, notes['retry']),
+      webhooks: webhooksSection(check, notes['webhooks']),
+      email: emailSection(check, notes['email']),
+    },
+  };
+  if (check.problems.length > 0) throw new ConfigError(file, check.problems);
+  return config;
+}
+
+/** Reads and validates the config file; throws ConfigError when it cannot be read too. */
+export function loadServerConfig(file: string): ServerConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'no such file'
+        : (error as Error).message;
+    throw new ConfigError(file, [`cannot be read: ${reason}`]);
+  }
+  return parseServerConfig(text, file);
+}
