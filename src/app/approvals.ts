@@ -18,6 +18,7 @@ import type { ApprovalRecord, ResolutionDecision } from '../core/approvals/appro
 import type { Sha256, UnsealedEvent } from '../core/audit/chain.js';
 import { WardenError } from '../core/errors.js';
 import type { JobPatch, JobRecord } from '../core/jobs/job.js';
+import { jobEvent } from '../core/jobs/events.js';
 import { bindingHolds, requestOfJob } from '../core/jobs/job-hash.js';
 import { inTenant, requireRole, tenantFilter } from '../core/model/principal.js';
 import type { Principal } from '../core/model/principal.js';
@@ -177,7 +178,7 @@ export class ApprovalService {
     if (job === null) return;
     const now = this.deps.clock.now();
     await this.deps.store.appendAudit([
-      this.event(job, now, principal.id, 'approval.refused', {
+      jobEvent(job, now, principal.id, 'approval.refused', {
         by: principal.id,
         decision,
         code: error.code,
@@ -199,7 +200,7 @@ export class ApprovalService {
       const job = await this.deps.store.getJob(record.job_id);
       if (job === null) continue;
       const done = await this.write(next, job, 'system:sweeper', now, [
-        this.event(job, now, 'system:sweeper', 'approval.expired', { expires_at: next.expires_at }),
+        jobEvent(job, now, 'system:sweeper', 'approval.expired', { expires_at: next.expires_at }),
       ]);
       if (done !== null) expired += 1;
     }
@@ -238,12 +239,12 @@ export class ApprovalService {
     const actor = principal.id;
     if (outcome.kind === 'expired') {
       const written = await this.write(outcome.record, job, actor, now, [
-        this.event(job, now, actor, 'approval.expired', { expires_at: record.expires_at }),
+        jobEvent(job, now, actor, 'approval.expired', { expires_at: record.expires_at }),
       ]);
       if (written === null) return null;
       throw alreadyResolved(written);
     }
-    const resolution = this.event(job, now, actor, 'approval.resolved', {
+    const resolution = jobEvent(job, now, actor, 'approval.resolved', {
       by: actor,
       decision,
       note,
@@ -259,7 +260,7 @@ export class ApprovalService {
         actor,
         now,
         [
-          this.event(job, now, actor, 'job.binding_broken', {
+          jobEvent(job, now, actor, 'job.binding_broken', {
             expected_job_hash: record.job_hash,
             stage: 'approval',
           }),
@@ -328,7 +329,7 @@ export class ApprovalService {
         // Re-evaluated against the policy active now: a now-DENY denies; a renewed approval
         // requirement is met by this approval; the current decision's constraints apply.
         const { decision } = await this.deps.decider.decide(requestOfJob(job), now, false);
-        const reevaluated = this.event(job, now, actor, 'approval.reevaluated', { decision });
+        const reevaluated = jobEvent(job, now, actor, 'approval.reevaluated', { decision });
         if (decision.type === 'DENY') {
           const reason = `denied on re-evaluation: ${decision.reason}`;
           return this.move(job, now, actor, 'DENIED', reason, {}, [reevaluated]);
@@ -354,7 +355,7 @@ export class ApprovalService {
       patch: { ...extra, state: to, updated_at: now },
       events: [
         ...before,
-        this.event(job, now, actor, 'job.state_changed', {
+        jobEvent(job, now, actor, 'job.state_changed', {
           from: 'APPROVAL_REQUIRED',
           to,
           reason,
@@ -384,24 +385,6 @@ export class ApprovalService {
       risk_tags: job?.risk_tags ?? [],
       labels: job?.labels ?? {},
       ...(job?.payload === undefined ? {} : { payload: job.payload }),
-    };
-  }
-
-  private event(
-    job: JobRecord,
-    at: string,
-    actor: string,
-    type: string,
-    data: unknown,
-  ): UnsealedEvent {
-    return {
-      at,
-      type,
-      tenant_id: job.tenant_id,
-      trace_id: job.trace_id,
-      job_id: job.job_id,
-      actor,
-      data,
     };
   }
 }

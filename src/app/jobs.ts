@@ -13,6 +13,7 @@ import {
 import type { ApprovalRecord } from '../core/approvals/approval.js';
 import type { Sha256, UnsealedEvent } from '../core/audit/chain.js';
 import { WardenError } from '../core/errors.js';
+import { jobEvent } from '../core/jobs/events.js';
 import type { JobRecord } from '../core/jobs/job.js';
 import { bindingHolds, jobHash } from '../core/jobs/job-hash.js';
 import { stateForDecision, traceIdFromTraceparent } from '../core/jobs/outcome.js';
@@ -120,15 +121,8 @@ export class JobService {
       created_at: now,
       updated_at: now,
     };
-    const event = (type: string, data: unknown): UnsealedEvent => ({
-      at: now,
-      type,
-      tenant_id: tenant,
-      trace_id: job.trace_id,
-      job_id: job.job_id,
-      actor: principal.id,
-      data,
-    });
+    const event = (type: string, data: unknown): UnsealedEvent =>
+      jobEvent(job, now, principal.id, type, data);
     // One event for the submission and its decision: what was asked, by whom, and the answer.
     const recorded = (decided: JobRecord): UnsealedEvent[] => [
       event('job.decided', {
@@ -255,15 +249,8 @@ export class JobService {
   async releaseCheck(job: JobRecord, stage: 'dispatch' | 'claim'): Promise<boolean> {
     if (bindingHolds(job, this.deps.sha256)) return true;
     const now = this.deps.clock.now();
-    const event = (type: string, data: unknown): UnsealedEvent => ({
-      at: now,
-      type,
-      tenant_id: job.tenant_id,
-      trace_id: job.trace_id,
-      job_id: job.job_id,
-      actor: 'system',
-      data,
-    });
+    const event = (type: string, data: unknown): UnsealedEvent =>
+      jobEvent(job, now, 'system', type, data);
     const reason = 'the stored job no longer matches its hash';
     await this.transition(job.job_id, [job.state], { state: 'DENIED', updated_at: now }, [
       event('job.binding_broken', { expected_job_hash: job.job_hash, stage }),
@@ -319,16 +306,12 @@ export class JobService {
     }
     const now = this.deps.clock.now();
     const patch: JobPatch = { state: 'CANCELLED', updated_at: now };
-    const events: UnsealedEvent[] = [
-      {
-        at: now,
-        type: 'job.state_changed',
-        tenant_id: job.tenant_id,
-        trace_id: job.trace_id,
-        job_id: jobId,
-        actor: principal.id,
-        data: { from: job.state, to: 'CANCELLED', reason: 'cancelled on request' },
-      },
+    const events = [
+      jobEvent(job, now, principal.id, 'job.state_changed', {
+        from: job.state,
+        to: 'CANCELLED',
+        reason: 'cancelled on request',
+      }),
     ];
     const cancelled =
       job.state === 'APPROVAL_REQUIRED'
