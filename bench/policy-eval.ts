@@ -21,6 +21,7 @@ import type { JobRequest } from '../src/core/model/request.js';
 import { machine } from './machine.js';
 import { compilePolicy } from '../src/core/policy/index.js';
 import type { CompiledPolicy } from '../src/core/policy/index.js';
+import { mulberry32 } from '../test/support/prng.js';
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
@@ -269,18 +270,6 @@ export function cedarPolicies(rules: readonly RuleDef[]): Record<string, string>
 // ---------------------------------------------------------------------------------------------
 // Seeded requests
 // ---------------------------------------------------------------------------------------------
-
-/** mulberry32: a small deterministic PRNG; the benchmark never uses Math.random. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VERBS: Readonly<Record<string, readonly string[]>> = {
   read: ['get', 'list', 'search'],

@@ -28,7 +28,7 @@ import type { Store } from '../ports/store.js';
 import type { Decider } from './decider.js';
 import { DEV_PRINCIPAL } from './dev-authenticator.js';
 import type { JobChanges } from './job-changes.js';
-import { MAX_WAIT_SEC } from './jobs.js';
+import type { ApprovalObserver } from './jobs.js';
 
 /** An approval as the API shows it: the record, and exactly what would run. */
 export interface ApprovalView extends ApprovalRecord {
@@ -42,11 +42,6 @@ export interface ApprovalPage {
   readonly next_cursor: string | null;
 }
 
-/** Told about every approval that reached an outcome, after its commit (notifications). */
-export interface ResolutionObserver {
-  resolved(approval: ApprovalRecord): void;
-}
-
 export interface ApprovalServiceDeps {
   readonly store: Store;
   readonly clock: Clock;
@@ -54,7 +49,7 @@ export interface ApprovalServiceDeps {
   readonly changes: JobChanges;
   readonly sha256: Sha256;
   readonly metrics: Metrics;
-  readonly observer?: ResolutionObserver;
+  readonly observer?: Pick<ApprovalObserver, 'resolved'>;
 }
 
 export interface ApprovalFilter {
@@ -64,6 +59,11 @@ export interface ApprovalFilter {
   readonly tenantId?: string;
   readonly cursor?: string;
   readonly limit: number;
+}
+
+interface Resolved {
+  readonly record: ApprovalRecord;
+  readonly job: JobRecord;
 }
 
 /** A job's state change that goes with an approval's, and its audit events. */
@@ -76,8 +76,6 @@ interface JobMove {
 const MAX_ATTEMPTS = 5;
 /** Approvals expired per sweep; the next sweep takes the rest. */
 const SWEEP_BATCH = 100;
-/** A long-poll re-reads the approval at least this often, to see changes made by other replicas. */
-const POLL_SLICE_MS = 1000;
 
 function noApproval(jobId: string): WardenError {
   return new WardenError('WARDEN_NOT_FOUND', `no approval for job ${jobId}`);
@@ -125,15 +123,13 @@ export class ApprovalService {
    * (or the server is shutting down). The status tells which.
    */
   async wait(jobId: string, principal: Principal, waitSec: number): Promise<ApprovalView> {
-    const deadline = Date.now() + Math.min(waitSec, MAX_WAIT_SEC) * 1000;
-    for (;;) {
-      const record = await this.visible(jobId, principal);
-      const remaining = deadline - Date.now();
-      if (record.status !== 'PENDING' || remaining <= 0 || this.deps.changes.isClosed) {
-        return this.view(record);
-      }
-      await this.deps.changes.next(jobId, Math.min(remaining, POLL_SLICE_MS));
-    }
+    const record = await this.deps.changes.poll(
+      jobId,
+      waitSec,
+      () => this.visible(jobId, principal),
+      (current) => current.status !== 'PENDING',
+    );
+    return this.view(record);
   }
 
   async resolve(
@@ -148,7 +144,7 @@ export class ApprovalService {
     for (let attempt = 1; ; attempt++) {
       const record = await this.deps.store.getApproval(jobId);
       if (record === null) throw noApproval(jobId);
-      let written: ApprovalRecord | null;
+      let written: Resolved | null;
       try {
         this.ensureVisible(record, principal);
         written = await this.tryResolve(record, principal, decision, note, seenHash);
@@ -158,7 +154,7 @@ export class ApprovalService {
         }
         throw error;
       }
-      if (written !== null) return this.view(written);
+      if (written !== null) return this.view(written.record, written.job);
       // Someone else changed the approval or its job first; the next read sees what they did.
       if (attempt === MAX_ATTEMPTS) throw alreadyResolved(await this.visible(jobId, principal));
     }
@@ -215,14 +211,14 @@ export class ApprovalService {
     this.deps.metrics.approvalQueue(queue.pending, age);
   }
 
-  /** One attempt: the record written, or null when a compare-and-set lost a race. */
+  /** One attempt: the record written (with the job read for it), or null on a lost race. */
   private async tryResolve(
     record: ApprovalRecord,
     principal: Principal,
     decision: ResolutionDecision,
     note: string,
     seenHash: string | undefined,
-  ): Promise<ApprovalRecord | null> {
+  ): Promise<Resolved | null> {
     const now = this.deps.clock.now();
     const job = await this.deps.store.getJob(record.job_id);
     if (job === null) throw new WardenError('WARDEN_NOT_FOUND', `no job ${record.job_id}`);
@@ -274,7 +270,8 @@ export class ApprovalService {
         { job_hash: record.job_hash },
       );
     }
-    return this.write(outcome.record, job, actor, now, [resolution]);
+    const written = await this.write(outcome.record, job, actor, now, [resolution]);
+    return written === null ? null : { record: written, job };
   }
 
   /** Whether the stored job still hashes to what was submitted and what the approval binds. */
@@ -378,8 +375,9 @@ export class ApprovalService {
     if (!inTenant(principal, record.tenant_id)) throw noApproval(record.job_id);
   }
 
-  private async view(record: ApprovalRecord): Promise<ApprovalView> {
-    const job = await this.deps.store.getJob(record.job_id);
+  /** `job` when the caller already read it: what would run does not change with the state. */
+  private async view(record: ApprovalRecord, known?: JobRecord): Promise<ApprovalView> {
+    const job = known ?? (await this.deps.store.getJob(record.job_id));
     return {
       ...record,
       risk_tags: job?.risk_tags ?? [],

@@ -3,6 +3,11 @@
  * for that job re-read it. A wait also ends after its slice of time, so a change made elsewhere
  * (another replica sharing the store) is still seen by polling.
  */
+/** Longest long-poll a caller may ask for. */
+export const MAX_WAIT_SEC = 60;
+/** A long-poll re-reads at least this often, to see changes made by other replicas. */
+const POLL_SLICE_MS = 1000;
+
 export class JobChanges {
   private readonly waiters = new Map<string, Set<() => void>>();
   private closed = false;
@@ -33,6 +38,26 @@ export class JobChanges {
       const timer = setTimeout(wake, ms);
       waiting.add(wake);
     });
+  }
+
+  /**
+   * Long-poll on a job: reads until `done` holds, `waitSec` (at most MAX_WAIT_SEC) has passed
+   * or shutdown began, re-reading on every change and at least once per slice. Returns the last
+   * read; the caller tells the outcomes apart by what it holds.
+   */
+  async poll<T>(
+    jobId: string,
+    waitSec: number,
+    read: () => Promise<T>,
+    done: (value: T) => boolean,
+  ): Promise<T> {
+    const deadline = Date.now() + Math.min(waitSec, MAX_WAIT_SEC) * 1000;
+    for (;;) {
+      const value = await read();
+      const remaining = deadline - Date.now();
+      if (done(value) || remaining <= 0 || this.closed) return value;
+      await this.next(jobId, Math.min(remaining, POLL_SLICE_MS));
+    }
   }
 
   /** Whether shutdown began: long-polls answer with what they have. */

@@ -53,18 +53,15 @@ export interface JobServiceDeps {
   readonly maxPendingApprovals?: number;
 }
 
+/** Told about approvals after their commit (notifications). */
 export interface ApprovalObserver {
+  /** A new approval, with the job it holds. */
   requested(approval: ApprovalRecord, job: JobRecord): void;
-  /** An approval closed here: withdrawn because its job was cancelled. */
+  /** An approval that left PENDING: resolved, expired, or withdrawn with its cancelled job. */
   resolved(approval: ApprovalRecord): void;
 }
 
 export const DEFAULT_MAX_PENDING_APPROVALS = 10_000;
-
-/** Longest long-poll a caller may ask for. */
-export const MAX_WAIT_SEC = 60;
-/** A long-poll re-reads the job at least this often, to see changes made by other replicas. */
-const POLL_SLICE_MS = 1000;
 
 /** What a dry-run evaluation returns: the decision a submit would get now, nothing recorded. */
 export interface Preview {
@@ -138,26 +135,25 @@ export class JobService {
         reason: decided.decision.reason,
       }),
     ];
-    let approval: NewApproval | undefined;
-    if (decision.type === 'REQUIRE_APPROVAL') {
-      const rule = decision.rule_id === null ? undefined : policy.rule(decision.rule_id);
-      const record = requestApproval(job, rule?.approval ?? DEFAULT_APPROVAL);
-      const denied = deniedForFullQueue(job);
-      approval = {
-        record,
-        max_pending: this.deps.maxPendingApprovals ?? DEFAULT_MAX_PENDING_APPROVALS,
-        when_full: { job: denied, events: recorded(denied) },
-      };
-      const { quorum, approver_roles, expires_at } = record;
-      const requested = event('approval.requested', {
-        rule_id: record.rule_id,
-        quorum,
-        approver_roles,
-        expires_at,
-      });
-      return this.finishSubmit(job, [...recorded(job), requested], approval, uncount);
+    if (decision.type !== 'REQUIRE_APPROVAL') {
+      return this.finishSubmit(job, recorded(job), undefined, uncount);
     }
-    return this.finishSubmit(job, recorded(job), approval, uncount);
+    const rule = decision.rule_id === null ? undefined : policy.rule(decision.rule_id);
+    const record = requestApproval(job, rule?.approval ?? DEFAULT_APPROVAL);
+    const denied = deniedForFullQueue(job);
+    const approval: NewApproval = {
+      record,
+      max_pending: this.deps.maxPendingApprovals ?? DEFAULT_MAX_PENDING_APPROVALS,
+      when_full: { job: denied, events: recorded(denied) },
+    };
+    const { quorum, approver_roles, expires_at } = record;
+    const requested = event('approval.requested', {
+      rule_id: record.rule_id,
+      quorum,
+      approver_roles,
+      expires_at,
+    });
+    return this.finishSubmit(job, [...recorded(job), requested], approval, uncount);
   }
 
   private async finishSubmit(
@@ -217,13 +213,12 @@ export class JobService {
    * is shutting down). The caller tells the two apart by the state.
    */
   async waitForTerminal(jobId: string, principal: Principal, waitSec: number): Promise<JobRecord> {
-    const deadline = Date.now() + Math.min(waitSec, MAX_WAIT_SEC) * 1000;
-    for (;;) {
-      const job = await this.get(jobId, principal);
-      const remaining = deadline - Date.now();
-      if (isTerminal(job.state) || remaining <= 0 || this.deps.changes.isClosed) return job;
-      await this.deps.changes.next(jobId, Math.min(remaining, POLL_SLICE_MS));
-    }
+    return this.deps.changes.poll(
+      jobId,
+      waitSec,
+      () => this.get(jobId, principal),
+      (job) => isTerminal(job.state),
+    );
   }
 
   /**

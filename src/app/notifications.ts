@@ -22,7 +22,6 @@ import type {
   Notifier,
 } from '../ports/notifier.js';
 import type { Store } from '../ports/store.js';
-import type { ResolutionObserver } from './approvals.js';
 import type { ApprovalObserver } from './jobs.js';
 
 export interface RetrySettings {
@@ -91,7 +90,7 @@ interface Delivery {
   readonly label: string;
 }
 
-export class Notifications implements ApprovalObserver, ResolutionObserver {
+export class Notifications implements ApprovalObserver {
   private readonly retry: RetrySettings;
   private readonly publicUrl: string;
   private readonly maxInFlight: number;

@@ -4,6 +4,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
+import { MAX_WAIT_SEC } from '../app/job-changes.js';
 import { DECISION_TYPES } from '../core/model/decision.js';
 import { JOB_STATES } from '../core/jobs/states.js';
 
@@ -106,7 +107,7 @@ export const JobGetQuery = Type.Object(
       Type.Literal('terminal', { description: 'Long-poll until the job reaches a terminal state' }),
     ),
     wait: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: 60, description: 'Longest wait in seconds' }),
+      Type.Integer({ minimum: 0, maximum: MAX_WAIT_SEC, description: 'Longest wait in seconds' }),
     ),
   },
   { additionalProperties: false },

@@ -7,12 +7,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
-import type { AgentService } from '../app/agents.js';
-import type { ApprovalService } from '../app/approvals.js';
-import type { AuditService } from '../app/audit.js';
-import type { JobService } from '../app/jobs.js';
-import type { KeyService } from '../app/keys.js';
-import type { PolicyService } from '../app/policy.js';
+import type { AppServices } from '../app/app-services.js';
 import type { Authenticator } from '../ports/authenticator.js';
 import { installAuthentication } from './auth.js';
 import { frameworkErrors, installErrorHandling } from './error-handler.js';
@@ -25,13 +20,7 @@ import { keyRoutes } from './routes/keys.js';
 import { policyRoutes } from './routes/policy.js';
 import { Decision, ErrorBody, JobView } from './schemas.js';
 
-export interface ServerDeps {
-  readonly jobs: JobService;
-  readonly approvals: ApprovalService;
-  readonly audit: AuditService;
-  readonly keys: KeyService;
-  readonly policy: PolicyService;
-  readonly agents: AgentService;
+export interface ServerDeps extends AppServices {
   readonly authenticator: Authenticator;
   /** Rejects when the gateway cannot serve (the store does not answer); `/readyz` says 503. */
   readonly ready: () => Promise<void>;

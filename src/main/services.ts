@@ -3,6 +3,7 @@
  * gateway and by tests, so both run exactly the same object graph.
  */
 import { AgentService } from '../app/agents.js';
+import type { AppServices } from '../app/app-services.js';
 import { ApprovalService } from '../app/approvals.js';
 import { AuditService } from '../app/audit.js';
 import { Decider } from '../app/decider.js';
@@ -39,13 +40,7 @@ export interface ServiceDeps {
   readonly maxPendingApprovals?: number;
 }
 
-export interface Services {
-  readonly jobs: JobService;
-  readonly approvals: ApprovalService;
-  readonly audit: AuditService;
-  readonly keys: KeyService;
-  readonly policy: PolicyService;
-  readonly agents: AgentService;
+export interface Services extends AppServices {
   /** Ended at shutdown so long-polls answer at once. */
   readonly changes: JobChanges;
   /** Closed at shutdown (before the store: a resolved notice reads its job); null if none. */

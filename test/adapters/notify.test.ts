@@ -14,6 +14,7 @@ import { webhookNotifier } from '../../src/adapters/notify/webhook.js';
 import { noticeLinks } from '../../src/app/notifications.js';
 import type { ApprovalRecord } from '../../src/core/approvals/approval.js';
 import type { ApprovalNotice } from '../../src/ports/notifier.js';
+import { closedPort } from '../support/ports.js';
 
 const APPROVAL: ApprovalRecord = {
   job_id: 'job_01JNOTIFYTEST000000000000',
@@ -90,15 +91,6 @@ async function receiver(status: number | null, extra: Record<string, string> = {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${String(port)}/hooks/secret-path`, received };
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('webhook notifier', () => {

@@ -28,6 +28,7 @@ import { createServices } from '../../src/main/services.js';
 import type { Services } from '../../src/main/services.js';
 import type { Notifier } from '../../src/ports/notifier.js';
 import { seedSource } from '../support/http-server.js';
+import { closedPort } from '../support/ports.js';
 
 const closers: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -65,15 +66,6 @@ async function receiver(answer: (n: number) => number | null) {
   );
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${String(port)}/hook`, hits };
-}
-
-/** A loopback port nothing listens on: every connection is refused at once. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function failures(metrics: PrometheusMetrics, channel: string): Promise<number> {

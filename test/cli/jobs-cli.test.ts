@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +14,7 @@ import type { Gateway } from '../../src/main/gateway.js';
 import { parseStoreLocation } from '../../src/main/store-location.js';
 import { BIN } from '../support/cli.js';
 import type { CliRun } from '../support/cli.js';
+import { closedPort } from '../support/ports.js';
 
 /** The environment without the variables under test, so the developer's shell cannot leak in. */
 const cleanEnv = Object.fromEntries(
@@ -57,16 +57,6 @@ function jobIdOf(run: CliRun): string {
   const id = /^job (\S+) {2}[A-Z_]+$/m.exec(run.stdout)?.[1];
   assert.ok(id !== undefined, `no job line in: ${run.stdout}${run.stderr}`);
   return id;
-}
-
-/** A port nothing listens on: bound by the OS, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  await new Promise((resolve) => server.close(resolve));
-  return address.port;
 }
 
 describe('warden jobs against a dev-mode gateway', () => {

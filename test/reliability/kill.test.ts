@@ -20,6 +20,7 @@ import type { JobState } from '../../src/core/jobs/states.js';
 import { warden } from '../support/cli.js';
 import { killLeftoverGateways, startGateway, stopGateway } from './gateway-process.js';
 import type { GatewayProcess } from './gateway-process.js';
+import { mulberry32 } from '../support/prng.js';
 
 const ROUNDS = 5;
 const LOOPS = 32;
@@ -84,18 +85,6 @@ interface JobBody {
   payload?: unknown;
   idempotency_key?: string;
   trace_id?: string;
-}
-
-/** Small seeded PRNG (mulberry32), so a failing run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function hex(random: () => number, length: number): string {
@@ -287,7 +276,7 @@ async function loadAndKill(
   };
 
   const loop = async (worker: number, loopSeed: number): Promise<void> => {
-    const rand = prng(loopSeed);
+    const rand = mulberry32(loopSeed);
     const sessionTrace = `r${String(round)}w${String(worker)}-${hex(rand, 12)}`;
     for (let i = 0; !killing; i++) {
       const n = round * 100_000 + worker * 1000 + i;
@@ -485,7 +474,7 @@ describe('reliability: SIGKILL under load', () => {
     async (t) => {
       const seed = Number(process.env['WARDEN_KILL_SEED'] ?? Date.now() % 1_000_000);
       t.diagnostic(`seed ${seed} (rerun with WARDEN_KILL_SEED=${seed})`);
-      const random = prng(seed);
+      const random = mulberry32(seed);
       const dbPath = join(dir, 'warden.db');
       const ledger = new Ledger();
       let auditCount = 0;

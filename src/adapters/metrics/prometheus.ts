@@ -24,25 +24,6 @@ class BoundedLabel {
   }
 }
 
-/**
- * A counter's per-label-set children, looked up by a joined key: prom-client hashes the label
- * object on every `inc`, which shows on the decision path. Bounded by the label caps above.
- */
-function childrenOf<T extends string>(
-  counter: Counter<T>,
-): (...values: string[]) => { inc(): void } {
-  const children = new Map<string, { inc(): void }>();
-  return (...values) => {
-    const key = values.join('\u0000');
-    let child = children.get(key);
-    if (child === undefined) {
-      child = counter.labels(...values);
-      children.set(key, child);
-    }
-    return child;
-  };
-}
-
 export interface PrometheusMetrics extends Metrics {
   readonly registry: Registry;
   /** The exposition text for `/metrics`. */
@@ -109,10 +90,6 @@ export function createPrometheusMetrics(
     labelNames: ['channel'] as const,
     registers: [registry],
   });
-  const decisionsBy = childrenOf(decisions);
-  const agentActionsBy = childrenOf(agentActions);
-  const violationsBy = childrenOf(violations);
-
   return {
     registry,
     contentType: registry.contentType,
@@ -123,16 +100,19 @@ export function createPrometheusMetrics(
         stop();
         const { decision } = report;
         const agent = agents.value(report.agent_id ?? 'unknown');
-        decisionsBy(decision.type).inc();
+        decisions.inc({ decision: decision.type });
         const allowed = decision.type === 'ALLOW' || decision.type === 'ALLOW_WITH_CONSTRAINTS';
-        agentActionsBy(agent, actions.value(report.topic), String(allowed)).inc();
+        agentActions.inc({
+          agent_name: agent,
+          action: actions.value(report.topic),
+          allowed: String(allowed),
+        });
         if (decision.type === 'DENY') {
-          // Label order as declared: agent_name, policy_name, severity.
-          violationsBy(
-            agent,
-            decision.rule_id ?? 'default_decision',
-            report.severity ?? 'none',
-          ).inc();
+          violations.inc({
+            agent_name: agent,
+            policy_name: decision.rule_id ?? 'default_decision',
+            severity: report.severity ?? 'none',
+          });
         }
       };
     },

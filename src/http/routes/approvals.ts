@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApprovalService } from '../../app/approvals.js';
 import { principalOf } from '../auth.js';
 import { APPROVAL_STATUSES } from '../../core/approvals/approval.js';
-import { MAX_WAIT_SEC } from '../../app/jobs.js';
+import { MAX_WAIT_SEC } from '../../app/job-changes.js';
 import { ErrorBody, JobParams, PageLimit, TenantId } from '../schemas.js';
 
 const Approval = Type.Object({
