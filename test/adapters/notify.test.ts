@@ -191,8 +191,9 @@ describe('webhook notifier', () => {
     await assert.rejects(webhookNotifier({ url, timeoutMs: 150 }).deliver(NOTICE), {
       message: /no answer within 150 ms/,
     });
+    // Not before its timeout: the failure is the timeout, not an early error.
     const elapsed = Date.now() - started;
-    assert.ok(elapsed >= 100 && elapsed < 2000, `took ${String(elapsed)} ms`);
+    assert.ok(elapsed >= 100, `failed after ${String(elapsed)} ms`);
     assert.equal(received.length, 1);
   });
 });

@@ -262,11 +262,8 @@ describe('Notifications', () => {
       retry: { attempts: 1, baseDelayMs: 1 },
       closeDeadlineMs: 50,
     });
-    const started = performance.now();
     notes.requested(approval, job);
     notes.resolved({ ...approval, status: 'APPROVED', closed_reason: 'approved by x' });
-    const elapsed = performance.now() - started;
-    assert.ok(elapsed < 20, `took ${String(elapsed)} ms`);
     assert.equal(calls, 0, 'no notifier code runs inside the caller');
     assert.equal(notes.pending, 6);
     // The refusing and the throwing notifiers fail; the hanging one holds its two deliveries.
@@ -274,10 +271,10 @@ describe('Notifications', () => {
     assert.equal(calls, 2);
     assert.equal(await failures(metrics, 'webhook'), 4);
     await until('the hanging receiver to be reached', () => hanging.hits.length === 2);
-    // close() does not wait for a receiver that never answers beyond its deadline.
-    const closing = performance.now();
+    // close() does not wait for a receiver that never answers beyond its deadline: had it
+    // waited for the hanging deliveries' 60 s timeout, their failures would be counted too.
     await notes.close();
-    assert.ok(performance.now() - closing < 1000);
+    assert.equal(await failures(metrics, 'webhook'), 4);
   });
 
   it('bounds the deliveries in flight, counting each one refused as a failure', async () => {
@@ -319,9 +316,9 @@ describe('Notifications', () => {
       async () => (await failures(metrics, 'webhook')) === 1,
     );
     assert.equal(notes.pending, 1, 'the delivery waits for its retry');
-    const closing = performance.now();
+    // Had close() waited for the 60 s retry, the receiver would have been hit twice.
     await notes.close();
-    assert.ok(performance.now() - closing < 500);
+    assert.equal(hook.hits.length, 1);
     assert.equal(notes.pending, 0);
     assert.match(reports.join('\n'), /1 notification\(s\) dropped at shutdown/);
     notes.requested(approval, job);
