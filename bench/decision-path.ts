@@ -26,7 +26,7 @@
 import './v8-flags.js';
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -348,6 +348,13 @@ function checkGateway({ status, body }: { status: number; body: unknown }): void
   }
 }
 
+/**
+ * The gateway's config file: the per-tenant approval queue bound (10,000 by default) lifted above
+ * what a run can submit, so every measured request takes the same path (an approval is queued)
+ * instead of turning into a cheaper `approval queue full` denial once the bound is reached.
+ */
+const GATEWAY_CONFIG = 'approvals:\n  max_pending_per_tenant: 100000000\n';
+
 function gatewayArgs(synchronous: Synchronous | null, profileDir: string | undefined) {
   return (dir: string): readonly string[] => [
     ...(profileDir === undefined
@@ -367,8 +374,16 @@ function gatewayArgs(synchronous: Synchronous | null, profileDir: string | undef
     '0',
     '--db',
     `sqlite:${join(dir, 'warden.db')}`,
+    '--config',
+    writeConfig(dir),
     ...(synchronous === null ? [] : ['--synchronous', synchronous]),
   ];
+}
+
+function writeConfig(dir: string): string {
+  const path = join(dir, 'warden.yaml');
+  writeFileSync(path, GATEWAY_CONFIG);
+  return path;
 }
 
 /** The gateway's database after it stopped: every acknowledged job and its events are there. */

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { WardenError } from '../../src/core/errors.js';
-import { describeStoreConformance, sampleJob } from '../conformance/store.js';
+import { describeStoreConformance, newApproval, sampleJob } from '../conformance/store.js';
 
 const tempDb = (): string => join(mkdtempSync(join(tmpdir(), 'warden-sqlite-')), 'warden.db');
 
@@ -56,6 +56,56 @@ describe('sqlite store', () => {
     );
     assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
     raw.close();
+  });
+
+  it('counts pending approvals per tenant in the schema, back-filled when migrating', async () => {
+    const path = tempDb();
+    const store = new SqliteStore({ path });
+    const jobs = [sampleJob({ tenant_id: 'acme' }), sampleJob({ tenant_id: 'acme' })];
+    for (const job of [...jobs, sampleJob({ tenant_id: 'globex' })]) {
+      await store.insertJob(job, [], newApproval(job, 10_000));
+    }
+    await store.close();
+    // Turn the file back into a version-5 database: no counts table, no triggers.
+    const raw = new Database(path);
+    raw.exec(`
+      DROP TRIGGER approvals_pending_insert;
+      DROP TRIGGER approvals_pending_update;
+      DROP TRIGGER approvals_pending_delete;
+      DROP TABLE approvals_pending;
+      DROP INDEX approvals_age;
+      DELETE FROM schema_migrations WHERE version = 6;
+    `);
+    raw.close();
+    const reopened = new SqliteStore({ path });
+    assert.equal((await reopened.approvalQueue()).pending, 3);
+    const counts = (): unknown => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return db.prepare('SELECT tenant_id, pending FROM approvals_pending ORDER BY 1').all();
+      } finally {
+        db.close();
+      }
+    };
+    assert.deepEqual(counts(), [
+      { tenant_id: 'acme', pending: 2 },
+      { tenant_id: 'globex', pending: 1 },
+    ]);
+    // Whoever changes a status, the triggers follow it: out of PENDING and back.
+    const writer = new Database(path);
+    writer.prepare("UPDATE approvals SET status = 'EXPIRED' WHERE job_id = ?").run(jobs[0]?.job_id);
+    assert.deepEqual(counts(), [
+      { tenant_id: 'acme', pending: 1 },
+      { tenant_id: 'globex', pending: 1 },
+    ]);
+    writer.prepare("UPDATE approvals SET status = 'PENDING' WHERE job_id = ?").run(jobs[0]?.job_id);
+    writer.close();
+    assert.equal((await reopened.approvalQueue()).pending, 3);
+    // The bound reads the counts: acme is at 2, so a bound of 2 turns the next one away.
+    const third = sampleJob({ tenant_id: 'acme' });
+    const outcome = await reopened.insertJob(third, [], newApproval(third, 2));
+    assert.equal(outcome.kind === 'inserted' && outcome.job.state, 'DENIED');
+    await reopened.close();
   });
 
   it('groups concurrent writes into few transactions', async () => {

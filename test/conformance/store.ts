@@ -471,7 +471,8 @@ function approvalOf(job: JobRecord): ApprovalRecord {
   });
 }
 
-function newApproval(job: JobRecord, maxPending: number): NewApproval {
+/** A new approval for a job as the app asks for one, denied when the tenant has `maxPending`. */
+export function newApproval(job: JobRecord, maxPending: number): NewApproval {
   return {
     record: approvalOf(job),
     max_pending: maxPending,

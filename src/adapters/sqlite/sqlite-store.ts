@@ -303,7 +303,8 @@ export class SqliteStore implements Store {
   approvalQueue(): Promise<ApprovalQueueStats> {
     return this.read(() => {
       const row = this.statement(
-        "SELECT count(*) AS pending, min(requested_at) AS oldest FROM approvals WHERE status = 'PENDING'",
+        'SELECT (SELECT coalesce(sum(pending), 0) FROM approvals_pending) AS pending, ' +
+          "(SELECT min(requested_at) FROM approvals WHERE status = 'PENDING') AS oldest",
       ).get() as { pending: number; oldest: string | null };
       return { pending: row.pending, oldest_requested_at: row.oldest };
     });

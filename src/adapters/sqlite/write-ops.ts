@@ -103,7 +103,7 @@ export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
         @requested_at, @expires_at, @version, @record)`,
     ),
     pendingInTenant: db.prepare<[string], { n: number }>(
-      "SELECT count(*) AS n FROM approvals WHERE status = 'PENDING' AND tenant_id = ?",
+      'SELECT pending AS n FROM approvals_pending WHERE tenant_id = ?',
     ),
     updateApproval: db.prepare<[string, number, string, string, number]>(
       `UPDATE approvals SET status = ?, version = ?, record = ?
