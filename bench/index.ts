@@ -5,6 +5,7 @@
  *
  *   npm run bench                                  # all of them, in order
  *   npm run bench -- decision-path                 # only the named ones
+ *   npm run bench -- scanner                       # output scanners: MB/s and linearity
  *   npm run bench -- decision-path --duration 20   # decision-path: measured seconds per server
  *                                                  # (--warmup, --cpu-prof DIR likewise)
  */
@@ -14,6 +15,7 @@ import { parseArgs } from 'node:util';
 import * as decisionPath from './decision-path.js';
 import { machine } from './machine.js';
 import * as policyEval from './policy-eval.js';
+import * as scanner from './scanner.js';
 
 interface Benchmark {
   readonly name: string;
@@ -55,6 +57,10 @@ const BENCHMARKS: readonly Benchmark[] = [
         }),
       );
     },
+  },
+  {
+    name: 'scanner',
+    run: () => scanner.report(scanner.run()),
   },
 ];
 

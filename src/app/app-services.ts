@@ -2,9 +2,11 @@
 import type { AgentService } from './agents.js';
 import type { ApprovalService } from './approvals.js';
 import type { AuditService } from './audit.js';
+import type { DeadLetterService } from './dead-letters.js';
 import type { JobService } from './jobs.js';
 import type { KeyService } from './keys.js';
 import type { PolicyService } from './policy.js';
+import type { WorkService } from './work.js';
 
 export interface AppServices {
   readonly jobs: JobService;
@@ -13,4 +15,6 @@ export interface AppServices {
   readonly keys: KeyService;
   readonly policy: PolicyService;
   readonly agents: AgentService;
+  readonly work: WorkService;
+  readonly deadLetters: DeadLetterService;
 }

@@ -50,6 +50,8 @@ export interface ApprovalServiceDeps {
   readonly sha256: Sha256;
   readonly metrics: Metrics;
   readonly observer?: Pick<ApprovalObserver, 'resolved'>;
+  /** Told, after the commit, when an approval cleared a bus job to run (wakes the relay). */
+  readonly queued?: () => void;
 }
 
 export interface ApprovalFilter {
@@ -301,6 +303,7 @@ export class ApprovalService {
     );
     if (written === null) return null;
     this.deps.changes.notify(record.job_id);
+    if (written.job?.state === 'QUEUED' && written.job.dispatch === 'bus') this.deps.queued?.();
     if (record.status !== 'PENDING') {
       this.deps.metrics.approval(record.agent_id, METRIC_STATUS[record.status]);
       this.deps.observer?.resolved(record);

@@ -30,7 +30,7 @@ import {
 import type { JobRequest } from '../core/model/request.js';
 import type { Explanation } from '../core/policy/index.js';
 import { DEFAULT_APPROVAL } from '../core/policy/spec.js';
-import type { JobPatch } from '../core/jobs/job.js';
+import type { JobGuard, JobPatch } from '../core/jobs/job.js';
 import type { Decision } from '../core/model/decision.js';
 import type { Clock } from '../ports/clock.js';
 import type { Ids } from '../ports/ids.js';
@@ -51,6 +51,8 @@ export interface JobServiceDeps {
   readonly approvals?: ApprovalObserver;
   /** Pending approvals a tenant may hold (§5, default 10,000). */
   readonly maxPendingApprovals?: number;
+  /** Told, after the commit, whenever a bus job became QUEUED (wakes the outbox relay). */
+  readonly queued?: () => void;
 }
 
 /** Told about approvals after their commit (notifications). */
@@ -169,6 +171,7 @@ export class JobService {
         throw error;
       });
     if (outcome.kind === 'inserted') {
+      if (outcome.job.state === 'QUEUED' && outcome.job.dispatch === 'bus') this.deps.queued?.();
       if (approval !== undefined && outcome.job.state === 'APPROVAL_REQUIRED') {
         this.deps.metrics?.approval(job.agent_id, 'requested');
         this.deps.approvals?.requested(approval.record, outcome.job);
@@ -230,9 +233,13 @@ export class JobService {
     from: readonly JobState[],
     patch: JobPatch,
     events: readonly UnsealedEvent[],
+    guard?: JobGuard,
   ): Promise<JobRecord | null> {
-    const updated = await this.deps.store.updateJob(jobId, from, patch, events);
-    if (updated !== null) this.deps.changes.notify(jobId);
+    const updated = await this.deps.store.updateJob(jobId, from, patch, events, guard);
+    if (updated !== null) {
+      this.deps.changes.notify(jobId);
+      if (updated.state === 'QUEUED' && updated.dispatch === 'bus') this.deps.queued?.();
+    }
     return updated;
   }
 

@@ -3,6 +3,7 @@
  * file parses arguments and maps failures to messages. No side effects on import.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseBusLocation } from '../main/bus-location.js';
 import { parseStoreLocation } from '../main/store-location.js';
 import type { StoreLocation } from '../main/store-location.js';
 import { approvalsListCommand, approvalsResolveCommand } from './approval-commands.js';
@@ -41,6 +42,22 @@ function dbOption(): Option {
       }
     })
     .default(parseStoreLocation(DEFAULT_STORE), DEFAULT_STORE);
+}
+
+/** `--bus`, parsed when the arguments are read, like `--db`. */
+function busOption(): Option {
+  return new Option(
+    '--bus <url>',
+    'where allowed jobs are dispatched: memory, or nats://HOST:PORT[?stream=NAME&prefix=P]',
+  )
+    .default(parseBusLocation('memory'), 'memory')
+    .argParser((value: string) => {
+      try {
+        return parseBusLocation(value);
+      } catch (error) {
+        throw new InvalidArgumentError((error as Error).message);
+      }
+    });
 }
 
 /** Collects a repeatable option's values in the order given. */
@@ -264,6 +281,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       'SQLite durability: NORMAL (process crash) or FULL (power loss)',
     )
     .option('--config <file>', 'server config YAML: approval queue bounds and notifications')
+    .addOption(busOption())
     .action(
       run(async (options: Parameters<typeof serveCommand>[1]) => {
         const gateway = await serveCommand(io, options);

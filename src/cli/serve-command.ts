@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { ConfigError, loadServerConfig } from '../main/config.js';
 import type { ServerConfig } from '../main/config.js';
 import { startGateway } from '../main/gateway.js';
+import type { BusLocation } from '../main/bus-location.js';
 import type { StoreLocation } from '../main/store-location.js';
 import { CliError, EXIT_USAGE } from './io.js';
 import type { CliIo } from './io.js';
@@ -16,6 +17,7 @@ export interface ServeOptions {
   readonly port: string;
   readonly host: string;
   readonly db: StoreLocation;
+  readonly bus: BusLocation;
   readonly synchronous?: string;
   /** Server config file (YAML): approval queue bounds and notifications. */
   readonly config?: string;
@@ -73,6 +75,7 @@ export async function serveCommand(
   const gateway = await startGateway({
     policyFile: options.policy,
     store: options.db,
+    bus: options.bus,
     dev,
     ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
     onPolicyReload: (message) => {
@@ -99,6 +102,6 @@ export async function serveCommand(
       `warden: config ${options.config ?? ''}: notifications: ${notificationsSummary(config)}`,
     );
   }
-  io.out(`warden: listening on ${address} (policy ${options.policy}, store ${options.db.url})`);
+  io.out(`warden: listening on ${address} (policy ${options.policy}, store ${options.db.url}, bus ${options.bus.kind === 'memory' ? 'memory' : options.bus.url})`);
   return gateway;
 }

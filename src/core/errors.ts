@@ -19,6 +19,7 @@ export const ERROR_REGISTRY = {
   WARDEN_INVALID_STATE: { status: 409, title: 'The job is not in a state that allows this' },
   WARDEN_APPROVAL_RESOLVED: { status: 409, title: 'The approval is already resolved or expired' },
   WARDEN_JOB_HASH_MISMATCH: { status: 409, title: 'The job hash does not match the stored job' },
+  WARDEN_LEASE_LOST: { status: 409, title: 'The lease no longer holds the job' },
   WARDEN_BODY_TOO_LARGE: { status: 413, title: 'The body exceeds the size limit' },
   WARDEN_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The body must be application/json' },
   WARDEN_POLICY_INVALID: { status: 422, title: 'The policy does not load' },

@@ -97,9 +97,131 @@ export const JobView = Type.Object(
     attempt: Type.Integer(),
     created_at: Type.String(),
     updated_at: Type.String(),
+    // The lease id is the worker's proof of holding the job: never shown to readers.
+    lease: Type.Optional(Type.Object({ worker: Type.String(), expires_at: Type.String() })),
+    deadline_at: Type.Optional(Type.String()),
+    result: Type.Optional(Type.Ref('JobResult')),
   },
   { $id: 'Job' },
 );
+
+export const JobResultView = Type.Object(
+  {
+    status: Type.Union([Type.Literal('succeeded'), Type.Literal('failed')]),
+    output: Type.Optional(Type.Unknown()),
+    error: Type.Optional(Type.String()),
+    output_action: Type.Optional(
+      Type.Union(['allow', 'redact', 'quarantine', 'block'].map((a) => Type.Literal(a))),
+    ),
+    findings: Type.Optional(
+      Type.Array(
+        Type.Object({
+          rule_id: Type.String(),
+          scanner: Type.String(),
+          kind: Type.String(),
+          path: Type.String(),
+        }),
+      ),
+    ),
+    attempt: Type.Integer(),
+    reported_by: Type.String(),
+    reported_at: Type.String(),
+  },
+  { $id: 'JobResult' },
+);
+
+/** A topic glob a worker leases by: the topic alphabet plus `*`. */
+const TopicGlob = Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9_.:*-]+$' });
+
+export const LeaseBody = Type.Object(
+  {
+    topics: Type.Array(TopicGlob, { minItems: 1, maxItems: 32 }),
+    wait: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_WAIT_SEC,
+        default: 0,
+        description: 'Seconds to wait for a job when none is ready (long-poll)',
+      }),
+    ),
+    max: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 1 })),
+    lease_sec: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 3600,
+        default: 30,
+        description: 'Lease length; heartbeats extend it, an expired lease returns the job',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type LeaseBody = Static<typeof LeaseBody>;
+
+const LeasedJobView = Type.Object({
+  lease_id: Type.String(),
+  lease_expires_at: Type.String(),
+  deadline_at: Type.Union([Type.String(), Type.Null()]),
+  job: Type.Ref('Job'),
+});
+
+export const LeaseResponse = Type.Object({ items: Type.Array(LeasedJobView) });
+
+export const HeartbeatBody = Type.Object(
+  {
+    lease_id: Type.String({ minLength: 1, maxLength: 128 }),
+    lease_sec: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600, default: 30 })),
+  },
+  { additionalProperties: false },
+);
+export type HeartbeatBody = Static<typeof HeartbeatBody>;
+
+export const HeartbeatResponse = Type.Object({
+  state: JobState,
+  cancel: Type.Boolean({
+    description: 'True when the worker must stop: timed out, cancelled, lost',
+  }),
+  lease_expires_at: Type.Union([Type.String(), Type.Null()]),
+  deadline_at: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const ResultBody = Type.Object(
+  {
+    status: Type.Union([Type.Literal('succeeded'), Type.Literal('failed')]),
+    output: Type.Optional(Type.Unknown()),
+    error: Type.Optional(Type.String({ maxLength: 4096 })),
+    retryable: Type.Optional(Type.Boolean({ default: true })),
+    lease_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+export type ResultBody = Static<typeof ResultBody>;
+
+export const ClaimBody = Type.Object(
+  { job_hash: Type.String({ pattern: '^[0-9a-f]{64}$' }) },
+  { additionalProperties: false },
+);
+export type ClaimBody = Static<typeof ClaimBody>;
+
+export const NoteBody = Type.Object(
+  { note: Type.Optional(Type.String({ maxLength: 4096 })) },
+  { additionalProperties: false },
+);
+export type NoteBody = Static<typeof NoteBody>;
+
+const DeadLetterView = Type.Object({
+  job: Type.Ref('Job'),
+  reason: Type.String(),
+  dead_at: Type.String(),
+  retried_as: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const DeadLetterResponse = DeadLetterView;
+
+export const DeadLetterList = Type.Object({
+  items: Type.Array(DeadLetterView),
+  next_cursor: Type.Union([Type.String(), Type.Null()]),
+});
 
 export const JobGetQuery = Type.Object(
   {

@@ -18,7 +18,8 @@ import { auditRoutes } from './routes/audit.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
 import { policyRoutes } from './routes/policy.js';
-import { Decision, ErrorBody, JobView } from './schemas.js';
+import { deadLetterRoutes, workRoutes } from './routes/work.js';
+import { Decision, ErrorBody, JobResultView, JobView } from './schemas.js';
 
 export interface ServerDeps extends AppServices {
   readonly authenticator: Authenticator;
@@ -50,7 +51,7 @@ function installValidation(app: FastifyInstance): void {
   } as const;
   const strict = new Ajv({ ...options, coerceTypes: false });
   const coercing = new Ajv({ ...options, coerceTypes: 'array' });
-  for (const schema of [Decision, JobView, ErrorBody]) {
+  for (const schema of [Decision, JobResultView, JobView, ErrorBody]) {
     strict.addSchema(schema);
     coercing.addSchema(schema);
   }
@@ -74,6 +75,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   installErrorHandling(app);
   installAuthentication(app, deps.authenticator);
   app.addSchema(Decision);
+  app.addSchema(JobResultView);
   app.addSchema(JobView);
   app.addSchema(ErrorBody);
   await app.register(swagger, {
@@ -105,6 +107,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   keyRoutes(app, deps.keys);
   policyRoutes(app, deps.policy, deps.jobs);
   agentRoutes(app, deps.agents);
+  workRoutes(app, deps.work);
+  deadLetterRoutes(app, deps.deadLetters);
   await app.ready();
   return app;
 }

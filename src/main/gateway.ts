@@ -13,7 +13,9 @@ import type { CreatedKey } from '../app/keys.js';
 import { SYSTEM_PRINCIPAL } from '../app/keys.js';
 import type { NotificationSettings } from '../app/notifications.js';
 import type { Notifier } from '../ports/notifier.js';
-import { startApprovalSweeper } from './approval-sweeper.js';
+import { startBackground } from './background.js';
+import { openDispatcher } from './bus-location.js';
+import type { BusLocation } from './bus-location.js';
 import { DEFAULT_SERVER_CONFIG } from './config.js';
 import type { ServerConfig } from './config.js';
 import { watchPolicyFile } from './policy-watch.js';
@@ -26,6 +28,8 @@ export interface GatewayConfig {
   readonly store: StoreLocation;
   readonly dev: boolean;
   readonly synchronous?: 'NORMAL' | 'FULL';
+  /** Where allowed bus jobs go: the in-process queue (default) or NATS JetStream. */
+  readonly bus?: BusLocation;
   /** Reload the policy when its file changes (default true). */
   readonly watchPolicy?: boolean;
   /** Told about each hot reload of the policy file, accepted or refused. */
@@ -82,8 +86,16 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   };
   const maxPending = settings.approvals.maxPendingPerTenant;
   let assembled;
+  let dispatcher;
+  try {
+    dispatcher = await openDispatcher(config.bus ?? { kind: 'memory' });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   try {
     assembled = await assembleGateway({
+      dispatcher,
       store,
       clock: systemClock,
       metrics,
@@ -94,6 +106,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       ...(maxPending === undefined ? {} : { maxPendingApprovals: maxPending }),
     });
   } catch (error) {
+    await dispatcher.close();
     await store.close();
     throw error;
   }
@@ -110,20 +123,22 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
           server.log.info(message);
           config.onPolicyReload?.(message);
         });
-  const sweeper = startApprovalSweeper(
-    services.approvals,
-    config.approvalSweepMs ?? settings.approvals.sweepIntervalMs ?? 1000,
-    (error) => {
-      server.log.error({ err: error }, 'approval sweep failed; retrying on the next tick');
+  const approvalSweepMs = config.approvalSweepMs ?? settings.approvals.sweepIntervalMs;
+  const background = startBackground(services, {
+    ...(approvalSweepMs === undefined ? {} : { approvalSweepMs }),
+    onError: (task, error) => {
+      server.log.error({ err: error }, `${task} failed; retrying on the next tick`);
     },
-  );
+  });
   return {
     server,
     bootstrapKey,
     async close() {
-      await sweeper.stop();
+      await background.stop();
       watcher?.close();
       services.changes.close();
+      // Before the server: long-polling lease requests answer at once instead of holding it open.
+      await services.dispatcher.close();
       await server.close();
       // After the server (resolutions while draining are still sent), before the store.
       await services.notifications?.close();

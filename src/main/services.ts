@@ -26,6 +26,11 @@ import type { Clock } from '../ports/clock.js';
 import type { Ids } from '../ports/ids.js';
 import type { Metrics } from '../ports/metrics.js';
 import type { Store } from '../ports/store.js';
+import type { Dispatcher } from '../ports/dispatcher.js';
+import { InProcessDispatcher } from '../adapters/queue/in-process-dispatcher.js';
+import { DeadLetterService } from '../app/dead-letters.js';
+import { OutboxRelay } from '../app/outbox-relay.js';
+import { WorkService } from '../app/work.js';
 
 export interface ServiceDeps {
   readonly store: Store;
@@ -38,9 +43,28 @@ export interface ServiceDeps {
   readonly notifications?: NotificationSettings;
   /** Pending approvals a tenant may hold (§5); the job service's default when absent. */
   readonly maxPendingApprovals?: number;
+  /** Where allowed bus jobs go; an in-process queue when absent. */
+  readonly dispatcher?: Dispatcher;
+}
+
+/** Listeners told, after the commit, that a bus job became QUEUED (the relay's wake-up). */
+export class QueuedSignal {
+  private readonly listeners: (() => void)[] = [];
+
+  listen(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  readonly fire = (): void => {
+    for (const listener of this.listeners) listener();
+  };
 }
 
 export interface Services extends AppServices {
+  readonly dispatcher: Dispatcher;
+  /** Publishes the outbox; run by the background loops (main/background.ts). */
+  readonly relay: OutboxRelay;
+  readonly queued: QueuedSignal;
   /** Ended at shutdown so long-polls answer at once. */
   readonly changes: JobChanges;
   /** Closed at shutdown (before the store: a resolved notice reads its job); null if none. */
@@ -52,6 +76,8 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
   const policy = await PolicyService.open({ store, clock }, deps.policy);
   const current = (): ReturnType<PolicyService['current']> => policy.current();
   const changes = new JobChanges();
+  const queued = new QueuedSignal();
+  const dispatcher = deps.dispatcher ?? new InProcessDispatcher();
   const agents = new AgentService({ store, clock });
   const decider = new Decider({
     profiles: agents,
@@ -71,6 +97,7 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
     changes,
     sha256,
     metrics,
+    queued: queued.fire,
     ...(notifications === null ? {} : { approvals: notifications }),
     ...(deps.maxPendingApprovals === undefined
       ? {}
@@ -85,12 +112,27 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
       changes,
       sha256,
       metrics,
+      queued: queued.fire,
       ...(notifications === null ? {} : { observer: notifications }),
     }),
     audit: new AuditService(store, sha256),
     keys: new KeyService({ store, clock, ids, sha256 }),
     policy,
     agents,
+    work: new WorkService({
+      store,
+      clock,
+      ids,
+      dispatcher,
+      jobs,
+      profiles: agents,
+      policy: current,
+      metrics,
+    }),
+    deadLetters: new DeadLetterService({ store, clock, jobs }),
+    dispatcher,
+    relay: new OutboxRelay({ store, dispatcher, jobs, clock, metrics }),
+    queued,
     changes,
     notifications,
   };
@@ -107,6 +149,7 @@ export interface GatewayParts {
   readonly logger?: boolean | Record<string, unknown>;
   readonly notifications?: NotificationSettings;
   readonly maxPendingApprovals?: number;
+  readonly dispatcher?: Dispatcher;
 }
 
 export interface AssembledGateway {
@@ -128,6 +171,7 @@ export async function assembleGateway(parts: GatewayParts): Promise<AssembledGat
     ...(parts.maxPendingApprovals === undefined
       ? {}
       : { maxPendingApprovals: parts.maxPendingApprovals }),
+    ...(parts.dispatcher === undefined ? {} : { dispatcher: parts.dispatcher }),
   });
   const server = await buildServer({
     ...services,

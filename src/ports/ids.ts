@@ -6,4 +6,6 @@ export interface Ids {
   traceId(): string;
   /** An API key secret: `wdn_` and 256 random bits, URL-safe. */
   apiKeySecret(): string;
+  /** A worker's lease on a job: `lease_` and 128 random bits; unguessable, so it proves the holder. */
+  leaseId(): string;
 }

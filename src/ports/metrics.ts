@@ -15,6 +15,18 @@ export interface DecisionReport {
 /** `ai_agent_approval_requests_total` statuses (§14). */
 export type ApprovalMetricStatus = 'requested' | 'approved' | 'rejected' | 'timeout';
 
+/** What happened to dispatched work, for `warden_dispatch_total{outcome}`. */
+export type DispatchOutcome =
+  | 'published'
+  | 'publish_failed'
+  | 'leased'
+  | 'succeeded'
+  | 'failed'
+  | 'retried'
+  | 'quarantined'
+  | 'timed_out'
+  | 'lease_expired';
+
 export interface Metrics {
   /** Starts timing a decision; the returned function records it when the decision is known. */
   decisionStarted(): (report: DecisionReport) => void;
@@ -26,6 +38,8 @@ export interface Metrics {
   approvalQueue(pending: number, oldestAgeSec: number): void;
   /** A notification delivery attempt failed (it may still be retried). */
   notificationFailed(channel: string): void;
+  /** A step of dispatch and execution. */
+  dispatch(outcome: DispatchOutcome): void;
 }
 
 /** For tests and library use where nothing is exported. */
@@ -35,4 +49,5 @@ export const NO_METRICS: Metrics = {
   approval: () => undefined,
   approvalQueue: () => undefined,
   notificationFailed: () => undefined,
+  dispatch: () => undefined,
 };

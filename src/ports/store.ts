@@ -7,7 +7,9 @@
  */
 import type { ApprovalRecord, ApprovalStatus } from '../core/approvals/approval.js';
 import type { AuditEvent, UnsealedEvent } from '../core/audit/chain.js';
-import type { JobPatch, JobRecord } from '../core/jobs/job.js';
+import type { DeadLetter, JobGuard, JobPatch, JobRecord } from '../core/jobs/job.js';
+
+export type { JobGuard } from '../core/jobs/job.js';
 import type { JobState } from '../core/jobs/states.js';
 import type { AgentRecord } from '../core/model/agent-profile.js';
 import type { ApiKeyRecord } from '../core/model/api-key.js';
@@ -76,6 +78,13 @@ export interface ApprovalUpdate {
   readonly job?: { readonly from: readonly JobState[]; readonly patch: JobPatch };
 }
 
+export interface DeadLetterQuery {
+  readonly tenant_id?: string;
+  /** Dead letters strictly after this job id. */
+  readonly after?: string;
+  readonly limit: number;
+}
+
 export interface ApprovalQueueStats {
   readonly pending: number;
   readonly oldest_requested_at: string | null;
@@ -96,15 +105,31 @@ export interface Store {
   /** Ascending by job id. */
   listJobs(filter: JobFilter): Promise<readonly JobRecord[]>;
   /**
-   * Compare-and-set: applies the patch only when the job's state is one of `from`, appending the
-   * events in the same transaction. Null when the job does not exist or was in another state.
+   * Compare-and-set: applies the patch only when the job's state is one of `from` (and the guard
+   * holds), appending the events in the same transaction. Null when the job does not exist or
+   * did not match. A patch with `dead_letter` also puts the job on the dead-letter list.
+   *
+   * INVARIANT (outbox, §7): whenever a write leaves a `bus` job QUEUED, the same transaction
+   * queues it for dispatch; any other state takes it out. `pendingDispatches` reads that queue.
    */
   updateJob(
     jobId: string,
     from: readonly JobState[],
     patch: JobPatch,
     events: readonly UnsealedEvent[],
+    guard?: JobGuard,
   ): Promise<JobRecord | null>;
+  /** Bus jobs waiting in the outbox, in the order they were queued. */
+  pendingDispatches(limit: number): Promise<readonly JobRecord[]>;
+  /** RUNNING jobs whose lease expired at or before `at`, earliest first. */
+  dueLeases(at: string, limit: number): Promise<readonly JobRecord[]>;
+  /** RUNNING jobs whose deadline passed at or before `at`, earliest first. */
+  dueDeadlines(at: string, limit: number): Promise<readonly JobRecord[]>;
+  getDeadLetter(jobId: string): Promise<DeadLetter | null>;
+  /** Ascending by job id. */
+  listDeadLetters(query: DeadLetterQuery): Promise<readonly DeadLetter[]>;
+  /** Records the job a retry of a dead letter created; false when there is no such dead letter. */
+  markRetried(jobId: string, retriedAs: string, events: readonly UnsealedEvent[]): Promise<boolean>;
   /** Appends events that belong to no job change (policy changes, key changes). */
   appendAudit(events: readonly UnsealedEvent[]): Promise<readonly AuditEvent[]>;
   /** Ascending by seq. */

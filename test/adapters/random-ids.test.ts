@@ -41,5 +41,8 @@ describe('random ids', () => {
     for (const trace of traces) assert.match(trace, /^[0-9a-f]{32}$/);
     assert.equal(new Set(traces).size, traces.length);
     assert.match(ids.apiKeySecret(), /^wdn_[A-Za-z0-9_-]{43}$/);
+    const leases = Array.from({ length: 100 }, () => ids.leaseId());
+    for (const lease of leases) assert.match(lease, /^lease_[A-Za-z0-9_-]{22}$/);
+    assert.equal(new Set(leases).size, leases.length);
   });
 });

@@ -14,6 +14,8 @@ import type { Principal } from '../../src/core/model/principal.js';
 import { compilePolicy } from '../../src/core/policy/index.js';
 import type { Authenticator } from '../../src/ports/authenticator.js';
 import type { Clock } from '../../src/ports/clock.js';
+import type { Dispatcher } from '../../src/ports/dispatcher.js';
+import { startBackground } from '../../src/main/background.js';
 import { assembleGateway } from '../../src/main/services.js';
 import type { Services } from '../../src/main/services.js';
 
@@ -58,6 +60,10 @@ export interface TestServerOptions {
   readonly busyTimeoutMs?: number;
   /** Approval notifications; none by default. */
   readonly notifications?: NotificationSettings;
+  /** Run the relay and the sweeps on timers of this many ms (off by default: tests drive them). */
+  readonly backgroundMs?: number;
+  /** The dispatcher; an in-process queue by default. */
+  readonly dispatcher?: Dispatcher;
 }
 
 export interface TestGateway {
@@ -86,10 +92,23 @@ export async function testGateway(options: TestServerOptions = {}): Promise<Test
     authenticator: options.authenticator ?? devAuthenticator,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
     ...(options.notifications === undefined ? {} : { notifications: options.notifications }),
+    ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
   });
+  const ms = options.backgroundMs;
+  const background =
+    ms === undefined
+      ? null
+      : startBackground(services, {
+          approvalSweepMs: ms,
+          workSweepMs: ms,
+          relayMs: ms,
+          onError: () => undefined,
+        });
   opened.unshift({
     close: async () => {
+      await background?.stop();
       services.changes.close();
+      await services.dispatcher.close();
       await app.close();
       await services.notifications?.close();
     },

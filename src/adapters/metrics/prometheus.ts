@@ -90,6 +90,12 @@ export function createPrometheusMetrics(
     labelNames: ['channel'] as const,
     registers: [registry],
   });
+  const dispatches = new Counter({
+    name: 'warden_dispatch_total',
+    help: 'Dispatch and execution steps, by outcome (published, leased, succeeded, failed, retried, quarantined, timed_out, lease_expired, publish_failed)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
   return {
     registry,
     contentType: registry.contentType,
@@ -128,6 +134,9 @@ export function createPrometheusMetrics(
     },
     notificationFailed: (channel) => {
       notificationFailures.inc({ channel });
+    },
+    dispatch: (outcome) => {
+      dispatches.inc({ outcome });
     },
   };
 }

@@ -172,4 +172,34 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX approvals_age ON approvals (status, requested_at);
     `,
   },
+  {
+    version: 7,
+    name: 'dispatch: leases, results, outbox, dead letters',
+    // The outbox holds one row per bus job that is QUEUED, written by the same statement batch
+    // that puts the job in that state (write-ops.ts keeps the two in step), so a crash between
+    // commit and publish leaves the row for the relay to publish after the restart.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN lease TEXT;
+      ALTER TABLE jobs ADD COLUMN lease_expires_at TEXT;
+      ALTER TABLE jobs ADD COLUMN deadline_at TEXT;
+      ALTER TABLE jobs ADD COLUMN result TEXT;
+      CREATE INDEX jobs_lease_due ON jobs (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+      CREATE INDEX jobs_deadline_due ON jobs (deadline_at) WHERE deadline_at IS NOT NULL;
+
+      CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL UNIQUE REFERENCES jobs (job_id),
+        queued_at TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE dead_letters (
+        job_id TEXT PRIMARY KEY REFERENCES jobs (job_id),
+        tenant_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        dead_at TEXT NOT NULL,
+        retried_as TEXT
+      ) STRICT;
+      CREATE INDEX dead_letters_tenant ON dead_letters (tenant_id, job_id);
+    `,
+  },
 ];

@@ -4,7 +4,7 @@
  */
 import type { ApprovalRecord } from '../../core/approvals/approval.js';
 import type { AuditEvent } from '../../core/audit/chain.js';
-import type { JobRecord } from '../../core/jobs/job.js';
+import type { DeadLetter, JobRecord, JobResult, Lease } from '../../core/jobs/job.js';
 import type { JobState } from '../../core/jobs/states.js';
 import type { AgentRecord } from '../../core/model/agent-profile.js';
 import type { ApiKeyRecord } from '../../core/model/api-key.js';
@@ -30,6 +30,10 @@ export interface JobRow {
   attempt: number;
   created_at: string;
   updated_at: string;
+  lease: string | null;
+  lease_expires_at: string | null;
+  deadline_at: string | null;
+  result: string | null;
 }
 
 export interface AuditRow {
@@ -66,6 +70,10 @@ export function toJobRow(job: JobRecord): JobRow {
     attempt: job.attempt,
     created_at: job.created_at,
     updated_at: job.updated_at,
+    lease: job.lease === undefined ? null : JSON.stringify(job.lease),
+    lease_expires_at: job.lease?.expires_at ?? null,
+    deadline_at: job.deadline_at ?? null,
+    result: job.result === undefined ? null : JSON.stringify(job.result),
   };
 }
 
@@ -89,7 +97,13 @@ export function fromJobRow(row: JobRow): JobRecord {
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
-  return row.payload === null ? job : { ...job, payload: JSON.parse(row.payload) as unknown };
+  return {
+    ...job,
+    ...(row.payload === null ? {} : { payload: JSON.parse(row.payload) as unknown }),
+    ...(row.lease === null ? {} : { lease: JSON.parse(row.lease) as Lease }),
+    ...(row.deadline_at === null ? {} : { deadline_at: row.deadline_at }),
+    ...(row.result === null ? {} : { result: JSON.parse(row.result) as JobResult }),
+  };
 }
 
 export interface KeyRow {
@@ -151,4 +165,15 @@ export function toApprovalRow(record: ApprovalRecord): ApprovalRow {
 
 export function fromApprovalRow(row: ApprovalRow): ApprovalRecord {
   return JSON.parse(row.record) as ApprovalRecord;
+}
+
+export interface DeadLetterRow extends JobRow {
+  reason: string;
+  dead_at: string;
+  retried_as: string | null;
+}
+
+export function fromDeadLetterRow(row: DeadLetterRow): DeadLetter {
+  const { reason, dead_at, retried_as, ...job } = row;
+  return { job: fromJobRow(job), reason, dead_at, retried_as };
 }

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import type { AuditEvent, UnsealedEvent } from '../../core/audit/chain.js';
-import type { JobPatch, JobRecord } from '../../core/jobs/job.js';
+import type { DeadLetter, JobPatch, JobRecord } from '../../core/jobs/job.js';
 import type { JobState } from '../../core/jobs/states.js';
 import type { AgentRecord } from '../../core/model/agent-profile.js';
 import type { ApiKeyRecord } from '../../core/model/api-key.js';
@@ -20,16 +20,25 @@ import type {
   ApprovalQueueStats,
   ApprovalUpdate,
   AuditQuery,
+  DeadLetterQuery,
   InsertOutcome,
   NewApproval,
   JobFilter,
+  JobGuard,
   PolicyHistoryQuery,
   Store,
 } from '../../ports/store.js';
 import { nativeSha256 } from '../system/native-sha256.js';
 import { MIGRATIONS } from './migrations.js';
-import { fromAgentRow, fromApprovalRow, fromAuditRow, fromJobRow, fromKeyRow } from './rows.js';
-import type { AgentRow, ApprovalRow, AuditRow, JobRow, KeyRow } from './rows.js';
+import {
+  fromAgentRow,
+  fromApprovalRow,
+  fromAuditRow,
+  fromDeadLetterRow,
+  fromJobRow,
+  fromKeyRow,
+} from './rows.js';
+import type { AgentRow, ApprovalRow, AuditRow, DeadLetterRow, JobRow, KeyRow } from './rows.js';
 import { createWriteOps } from './write-ops.js';
 import type { WriteName, WriteRequest, WriteResult } from './write-ops.js';
 import { inlineWrites, threadWrites, unavailable } from './writes.js';
@@ -139,8 +148,64 @@ export class SqliteStore implements Store {
     from: readonly JobState[],
     patch: JobPatch,
     events: readonly UnsealedEvent[],
+    guard?: JobGuard,
   ): Promise<JobRecord | null> {
-    return this.write({ op: 'updateJob', args: [jobId, from, patch, events] });
+    return this.write({ op: 'updateJob', args: [jobId, from, patch, events, guard] });
+  }
+
+  pendingDispatches(limit: number): Promise<readonly JobRecord[]> {
+    return this.jobsWhere(
+      'SELECT jobs.* FROM outbox JOIN jobs USING (job_id) ORDER BY outbox.seq LIMIT ?',
+      limit,
+    );
+  }
+
+  dueLeases(at: string, limit: number): Promise<readonly JobRecord[]> {
+    return this.jobsWhere(
+      "SELECT * FROM jobs WHERE lease_expires_at <= ? AND state = 'RUNNING' ORDER BY lease_expires_at LIMIT ?",
+      at,
+      limit,
+    );
+  }
+
+  dueDeadlines(at: string, limit: number): Promise<readonly JobRecord[]> {
+    return this.jobsWhere(
+      "SELECT * FROM jobs WHERE deadline_at <= ? AND state = 'RUNNING' ORDER BY deadline_at LIMIT ?",
+      at,
+      limit,
+    );
+  }
+
+  getDeadLetter(jobId: string): Promise<DeadLetter | null> {
+    return this.read(() => {
+      const row = this.statement(
+        'SELECT d.reason, d.dead_at, d.retried_as, j.* FROM dead_letters d JOIN jobs j USING (job_id) WHERE job_id = ?',
+      ).get(jobId) as DeadLetterRow | undefined;
+      return row === undefined ? null : fromDeadLetterRow(row);
+    });
+  }
+
+  listDeadLetters(query: DeadLetterQuery): Promise<readonly DeadLetter[]> {
+    return this.read(() => {
+      const { clauses, params } = conditions([
+        query.tenant_id !== undefined && ['d.tenant_id = ?', query.tenant_id],
+        query.after !== undefined && ['d.job_id > ?', query.after],
+      ]);
+      const sql =
+        'SELECT d.reason, d.dead_at, d.retried_as, j.* FROM dead_letters d JOIN jobs j USING (job_id) ' +
+        `${whereSql(clauses)} ORDER BY d.job_id LIMIT ?`;
+      return (this.statement(sql).all(...params, query.limit) as DeadLetterRow[]).map(
+        fromDeadLetterRow,
+      );
+    });
+  }
+
+  markRetried(jobId: string, retriedAs: string, events: readonly UnsealedEvent[]): Promise<boolean> {
+    return this.write({ op: 'markRetried', args: [jobId, retriedAs, events] });
+  }
+
+  private jobsWhere(sql: string, ...params: readonly unknown[]): Promise<readonly JobRecord[]> {
+    return this.read(() => (this.statement(sql).all(...params) as JobRow[]).map(fromJobRow));
   }
 
   appendAudit(events: readonly UnsealedEvent[]): Promise<readonly AuditEvent[]> {

@@ -15,7 +15,8 @@ import type { JobState } from '../../core/jobs/states.js';
 import type { AgentRecord } from '../../core/model/agent-profile.js';
 import type { ApiKeyRecord } from '../../core/model/api-key.js';
 import type { NewPolicyActivation, PolicyActivation } from '../../core/model/policy-activation.js';
-import type { ApprovalUpdate, InsertOutcome, NewApproval } from '../../ports/store.js';
+import { applyPatch } from '../../core/jobs/job.js';
+import type { ApprovalUpdate, InsertOutcome, JobGuard, NewApproval } from '../../ports/store.js';
 import { fromJobRow, fromKeyRow, toApprovalRow, toJobRow } from './rows.js';
 import type { ApprovalRow, AuditRow, JobRow, KeyRow } from './rows.js';
 
@@ -30,7 +31,13 @@ export interface WriteOps {
     from: readonly JobState[],
     patch: JobPatch,
     events: readonly UnsealedEvent[],
+    guard?: JobGuard,
   ) => JobRecord | null;
+  readonly markRetried: (
+    jobId: string,
+    retriedAs: string,
+    events: readonly UnsealedEvent[],
+  ) => boolean;
   readonly appendAudit: (events: readonly UnsealedEvent[]) => AuditEvent[];
   readonly insertKey: (key: ApiKeyRecord, events: readonly UnsealedEvent[]) => void;
   readonly revokeKey: (
@@ -69,16 +76,33 @@ export function runWrite(ops: WriteOps, request: WriteRequest): unknown {
 export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
   const statements = {
     insertJob: db.prepare<JobRow>(
-      `INSERT INTO jobs VALUES (@job_id, @tenant_id, @topic, @agent_id, @principal, @trace_id,
-        @idempotency_key, @dispatch, @risk_tags, @labels, @payload, @job_hash, @state, @decision,
-        @constraints, @attempt, @created_at, @updated_at)`,
+      `INSERT INTO jobs (job_id, tenant_id, topic, agent_id, principal, trace_id, idempotency_key,
+        dispatch, risk_tags, labels, payload, job_hash, state, decision, constraints, attempt,
+        created_at, updated_at, lease, lease_expires_at, deadline_at, result)
+      VALUES (@job_id, @tenant_id, @topic, @agent_id, @principal, @trace_id, @idempotency_key,
+        @dispatch, @risk_tags, @labels, @payload, @job_hash, @state, @decision, @constraints,
+        @attempt, @created_at, @updated_at, @lease, @lease_expires_at, @deadline_at, @result)`,
     ),
     jobById: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE job_id = ?'),
     jobByKey: db.prepare<[string, string], JobRow>(
       'SELECT * FROM jobs WHERE tenant_id = ? AND idempotency_key = ?',
     ),
-    updateJob: db.prepare<[string, string, string, number, string, string]>(
-      'UPDATE jobs SET state = ?, decision = ?, constraints = ?, attempt = ?, updated_at = ? WHERE job_id = ?',
+    updateJob: db.prepare<JobRow>(
+      `UPDATE jobs SET state = @state, decision = @decision, constraints = @constraints,
+        attempt = @attempt, updated_at = @updated_at, lease = @lease,
+        lease_expires_at = @lease_expires_at, deadline_at = @deadline_at, result = @result
+      WHERE job_id = @job_id`,
+    ),
+    enqueue: db.prepare<[string, string]>(
+      'INSERT INTO outbox (job_id, queued_at) VALUES (?, ?) ON CONFLICT (job_id) DO NOTHING',
+    ),
+    dequeue: db.prepare<[string]>('DELETE FROM outbox WHERE job_id = ?'),
+    insertDeadLetter: db.prepare<[string, string, string, string]>(
+      `INSERT INTO dead_letters (job_id, tenant_id, reason, dead_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (job_id) DO UPDATE SET reason = excluded.reason, dead_at = excluded.dead_at`,
+    ),
+    markRetried: db.prepare<[string, string]>(
+      'UPDATE dead_letters SET retried_as = ? WHERE job_id = ?',
     ),
     auditHead: db.prepare<[], { seq: number; hash: string }>(
       'SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1',
@@ -126,30 +150,39 @@ export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
     return sealed;
   }
 
-  /** The job after the patch, or null when it does not exist or is in none of `from`. */
-  function patchJob(jobId: string, from: readonly JobState[], patch: JobPatch): JobRecord | null {
+  /**
+   * The job after the patch, or null when it does not exist, is in none of `from`, or fails the
+   * guard.
+   */
+  function patchJob(
+    jobId: string,
+    from: readonly JobState[],
+    patch: JobPatch,
+    guard: JobGuard = {},
+  ): JobRecord | null {
     const row = statements.jobById.get(jobId);
     if (row === undefined || !from.includes(row.state as JobState)) return null;
     const current = fromJobRow(row);
-    return {
-      ...current,
-      state: patch.state,
-      updated_at: patch.updated_at,
-      decision: patch.decision ?? current.decision,
-      constraints: patch.constraints ?? current.constraints,
-      attempt: patch.attempt ?? current.attempt,
-    };
+    if (guard.attempt !== undefined && current.attempt !== guard.attempt) return null;
+    if (guard.lease_id !== undefined && current.lease?.lease_id !== guard.lease_id) return null;
+    return applyPatch(current, patch);
   }
 
-  function writeJob(next: JobRecord): void {
-    statements.updateJob.run(
-      next.state,
-      JSON.stringify(next.decision),
-      JSON.stringify(next.constraints),
-      next.attempt,
-      next.updated_at,
-      next.job_id,
-    );
+  /** Writes the job's row and keeps its outbox row in step: present iff a bus job is QUEUED. */
+  function writeJob(next: JobRecord, dead?: string): void {
+    statements.updateJob.run(toJobRow(next));
+    enqueueIfQueued(next);
+    if (dead !== undefined) {
+      statements.insertDeadLetter.run(next.job_id, next.tenant_id, dead, next.updated_at);
+    }
+  }
+
+  function enqueueIfQueued(job: JobRecord): void {
+    if (job.state === 'QUEUED' && job.dispatch === 'bus') {
+      statements.enqueue.run(job.job_id, job.updated_at);
+    } else {
+      statements.dequeue.run(job.job_id);
+    }
   }
 
   return {
@@ -167,17 +200,26 @@ export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
         }
       }
       statements.insertJob.run(toJobRow(job));
+      if (job.state === 'QUEUED' && job.dispatch === 'bus') {
+        statements.enqueue.run(job.job_id, job.updated_at);
+      }
       if (approval !== undefined) statements.insertApproval.run(toApprovalRow(approval.record));
       append(events);
       return { kind: 'inserted', job };
     },
 
-    updateJob(jobId, from, patch, events) {
-      const next = patchJob(jobId, from, patch);
+    updateJob(jobId, from, patch, events, guard) {
+      const next = patchJob(jobId, from, patch, guard);
       if (next === null) return null;
-      writeJob(next);
+      writeJob(next, patch.dead_letter);
       append(events);
       return next;
+    },
+
+    markRetried(jobId, retriedAs, events) {
+      if (statements.markRetried.run(retriedAs, jobId).changes === 0) return false;
+      append(events);
+      return true;
     },
 
     updateApproval({ record, job }, events) {
@@ -193,7 +235,7 @@ export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
         record.version - 1,
       ).changes;
       if (changed === 0) return null;
-      if (nextJob !== null) writeJob(nextJob);
+      if (nextJob !== null) writeJob(nextJob, job?.patch.dead_letter);
       append(events);
       return { record, job: nextJob };
     },

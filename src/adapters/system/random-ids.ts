@@ -80,6 +80,9 @@ export function createRandomIds(now: () => number = Date.now): Ids {
       // Secrets come straight from the kernel, never from a pool that lives in memory.
       return `wdn_${randomBytes(32).toString('base64url')}`;
     },
+    leaseId() {
+      return `lease_${randomBytes(16).toString('base64url')}`;
+    },
     traceId() {
       let id = Buffer.from(random(16)).toString('hex');
       while (/^0+$/.test(id)) id = Buffer.from(random(16)).toString('hex');

@@ -12,6 +12,8 @@ import { ConditionCompiler, regexProblem } from './conditions.js';
 import { isEmptyConstraints, mergeAll, normalizeConstraints } from './constraints.js';
 import { compileMatch, describeMismatch, runCondition, staticMismatch, Subject } from './match.js';
 import type { CompiledMatch } from './match.js';
+import { OutputRules } from './output-rules.js';
+import type { CheckOutputOptions, OutputVerdict } from './output-rules.js';
 import { PolicyLoadError } from './problems.js';
 import { RuleIndex } from './rule-index.js';
 import { MATCH_FIELDS } from './spec.js';
@@ -49,6 +51,17 @@ export interface CompiledPolicy {
    * holds for the request, whatever its counter. The caller counts these requests.
    */
   throttleWindows(request: JobRequest, facts?: EvaluationFacts): readonly ThrottleWindow[];
+  /**
+   * Runs the output rules whose `match` holds for the request over a job's output (SPEC §8):
+   * the most restrictive fired action, the fired rules, the findings (never the matched text)
+   * and the output with `redact` findings replaced. Pure and synchronous, linear in the output.
+   */
+  checkOutput(
+    request: JobRequest,
+    output: unknown,
+    facts?: EvaluationFacts,
+    options?: CheckOutputOptions,
+  ): OutputVerdict;
 }
 
 export interface CompileOptions {
@@ -121,6 +134,7 @@ class Policy implements CompiledPolicy {
   private readonly byId: ReadonlyMap<string, RuleSpec>;
   private readonly defaultDecision: Decision;
   private readonly throttled: readonly CompiledRule[];
+  private readonly outputRules: OutputRules;
 
   constructor(
     readonly spec: PolicySpec,
@@ -139,6 +153,7 @@ class Policy implements CompiledPolicy {
       constraints: rule.constraints === undefined ? null : normalizeConstraints(rule.constraints),
     }));
     this.throttled = this.rules.filter((rule) => rule.spec.throttle !== undefined);
+    this.outputRules = new OutputRules(spec.output, conditions);
     this.index = new RuleIndex(spec.rules.map((rule) => rule.match));
     this.byId = new Map(spec.rules.map((rule) => [rule.id, rule]));
     this.defaultDecision = Object.freeze({
@@ -214,6 +229,15 @@ class Policy implements CompiledPolicy {
       });
     }
     return windows;
+  }
+
+  checkOutput(
+    request: JobRequest,
+    output: unknown,
+    facts: EvaluationFacts = {},
+    options: CheckOutputOptions = {},
+  ): OutputVerdict {
+    return this.outputRules.check(subjectOf(request, facts), output, options);
   }
 
   explain(request: JobRequest, facts: EvaluationFacts = {}): Explanation {

@@ -18,7 +18,7 @@ import {
 import { requireRole } from '../../core/model/principal.js';
 import { principalOf } from '../auth.js';
 
-function submitView(job: JobRecord): Record<string, unknown> {
+export function submitView(job: JobRecord): Record<string, unknown> {
   return {
     job_id: job.job_id,
     trace_id: job.trace_id,

@@ -1,0 +1,572 @@
+/**
+ * The NATS JetStream dispatcher (§7, scale-out): the dispatcher port over one JetStream stream.
+ *
+ * Owns: the stream (created, or brought up to date, on connect), one durable pull consumer per
+ * set of topic globs, the translation of globs into subject filters, and riding out outages of
+ * the server. It must not interpret jobs: the store's job row is the truth, this is transport.
+ *
+ * Layout: a job on topic `t` is stored under `<prefix>.<t>`, with the message id as JetStream's
+ * `Nats-Msg-Id`, so the server itself drops a repeat within the stream's `duplicate_window`.
+ *
+ * Receivers: each distinct set of globs (sorted, de-duplicated) has its own durable consumer,
+ * named from a hash of the set. Receivers with the same set share it and so compete for messages;
+ * receivers with different sets hold independent cursors over the stream (limits retention), so
+ * each of them may see a message. The port allows that: the gateway leases by compare-and-set.
+ *
+ * A consumer filters on the narrowest single subject covering all of its globs (`*` → `*`, a
+ * `**` → `>` from its segment on) and the exact glob check happens here. A message the filter let
+ * through but the globs reject is terminated on that consumer only; other sets' consumers still
+ * hold it, so it is never lost to them.
+ *
+ * While disconnected: the client reconnects forever; publish, ack and release reject at once
+ * (the outbox retries, and an unsettled delivery comes back after `ack_wait`); receive waits for
+ * the connection until its deadline and answers []; ping rejects.
+ */
+import { createHash } from 'node:crypto';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
+import { connect, createInbox } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { compileGlob, globProblem } from '../../core/policy/glob.js';
+import type { Glob } from '../../core/policy/glob.js';
+import { DEDUP_WINDOW_MS, DEFAULT_ACK_WAIT_MS } from '../../ports/dispatcher.js';
+import type {
+  Delivery,
+  DispatchMessage,
+  Dispatcher,
+  ReceiveRequest,
+} from '../../ports/dispatcher.js';
+
+export interface JetStreamDispatcherOptions {
+  /** One URL or several, e.g. `nats://127.0.0.1:4222`. */
+  readonly servers: string | readonly string[];
+  /** Stream name; default `WARDEN_DISPATCH`. */
+  readonly stream?: string;
+  /** Subjects are `<subjectPrefix>.<topic>`; default `warden.dispatch`. */
+  readonly subjectPrefix?: string;
+  readonly ackWaitMs?: number;
+  /** The stream's `duplicate_window`. */
+  readonly dedupWindowMs?: number;
+  /**
+   * The server deletes a consumer nobody has pulled from for this long (default 24 h). A glob
+   * set that comes back later gets a new consumer, which starts from the oldest message kept.
+   */
+  readonly inactiveConsumerMs?: number;
+  /** The stream's `max_age`; 0 (the default) keeps messages until the stream's other limits. */
+  readonly maxAgeMs?: number;
+  /** Bound on every request to the server (publish acknowledgement, management, ack). */
+  readonly requestTimeoutMs?: number;
+  /** Pause between reconnect attempts; they never stop. */
+  readonly reconnectWaitMs?: number;
+  /** Told about a message this adapter discarded because it could not be a dispatch message. */
+  readonly onDiscard?: (subject: string, reason: string) => void;
+}
+
+const DEFAULT_STREAM = 'WARDEN_DISPATCH';
+const DEFAULT_PREFIX = 'warden.dispatch';
+const DEFAULT_INACTIVE_CONSUMER_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
+const DEFAULT_RECONNECT_WAIT_MS = 1_000;
+/** How long past a pull's own expiry we wait for the server's answer before giving up on it. */
+const PULL_GRACE_MS = 250;
+/** Bumped whenever the glob → filter translation changes, so old consumers are not reused. */
+const CONSUMER_SCHEME = 'v1';
+
+const MS = 1_000_000; // nanoseconds per millisecond, JetStream's unit for durations
+const TOPIC_PATTERN = /^[A-Za-z0-9_:-]+(?:\.[A-Za-z0-9_:-]+)*$/;
+const GLOB_PATTERN = /^[A-Za-z0-9_.:*-]+$/;
+const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const MAX_TOPIC_LENGTH = 256;
+
+/**
+ * Why a topic cannot be published, or null when it can. Topics must be valid NATS subjects:
+ * the port's character set, and no empty segment (`a..b`, `.a`, `a.`).
+ */
+export function topicProblem(topic: string): string | null {
+  if (topic.length === 0 || topic.length > MAX_TOPIC_LENGTH)
+    return `a topic must have 1 to ${MAX_TOPIC_LENGTH} characters`;
+  if (!TOPIC_PATTERN.test(topic))
+    return 'a topic is dot-separated non-empty segments of A-Z a-z 0-9 _ : -';
+  return null;
+}
+
+/** The NATS subject tokens covering every topic one glob matches. */
+function filterTokens(glob: string): string[] {
+  const tokens: string[] = [];
+  for (const segment of glob.split('.')) {
+    // `**` may span any number of segments, from anywhere in this one: only `>` covers that.
+    if (segment.includes('**')) return [...tokens, '>'];
+    // A `*` inside a segment (`ab*`) still stays within it; an empty segment matches no topic.
+    tokens.push(segment.includes('*') || segment === '' ? '*' : segment);
+  }
+  return tokens;
+}
+
+/**
+ * The narrowest single subject filter (below `prefix`) that every topic matched by any of the
+ * globs also matches. Single, because servers before 2.10 take one filter per consumer.
+ */
+export function filterSubjectFor(prefix: string, globs: readonly string[]): string {
+  const all = globs.map(filterTokens);
+  const lengths = all.map((tokens) => tokens.length);
+  const open = all.some((tokens) => tokens.at(-1) === '>') || new Set(lengths).size > 1;
+  // Closed: all of one length, so merge position by position. Open: keep the positions before
+  // the shortest filter's last one and end with `>`, which still covers that last one.
+  const fixed = open ? Math.min(...lengths) - 1 : (lengths[0] ?? 0);
+  const merged: string[] = [];
+  for (let i = 0; i < fixed; i++) {
+    const first = all[0]?.[i] ?? '*';
+    merged.push(all.every((tokens) => tokens[i] === first) ? first : '*');
+  }
+  if (open) merged.push('>');
+  return [prefix, ...merged].join('.');
+}
+
+/** The durable consumer's name for a glob set: stable across processes, whatever the order. */
+export function consumerNameFor(globs: readonly string[]): string {
+  const key = JSON.stringify([CONSUMER_SCHEME, [...new Set(globs)].sort()]);
+  return `warden_${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
+}
+
+interface Settings {
+  readonly servers: string | readonly string[];
+  readonly ackWaitMs: number;
+  readonly inactiveConsumerMs: number;
+  readonly requestTimeoutMs: number;
+  readonly onDiscard: ((subject: string, reason: string) => void) | undefined;
+}
+
+interface GlobSet {
+  readonly consumer: string;
+  readonly filter: string;
+  readonly globs: readonly Glob[];
+}
+
+interface ConsumerEntry {
+  readonly ready: Promise<void>;
+  /** When this process last pulled from it, to know the server has not retired it since. */
+  usedAt: number;
+}
+
+interface Pulled {
+  readonly messages: readonly Msg[];
+  /** False when the server never answered: the consumer may be gone, so ensure it again. */
+  readonly answered: boolean;
+}
+
+export class JetStreamDispatcher implements Dispatcher {
+  private readonly consumers = new Map<string, ConsumerEntry>();
+  /** Pull requests in flight, by the last token of their reply subject. */
+  private readonly pulls = new Map<string, { readonly take: (msg: Msg) => void }>();
+  private readonly pullsEnded = new Set<() => void>();
+  private readonly reconnectWaiters = new Set<() => void>();
+  private readonly inbox: string;
+  private readonly router: Subscription;
+  private readonly statusLoop: Promise<void>;
+  private nextPull = 0;
+  private connected = true;
+  private closed = false;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly stream: string,
+    private readonly prefix: string,
+    private readonly settings: Settings,
+  ) {
+    // One subscription for every pull this dispatcher makes; the client renews it on reconnect.
+    this.inbox = createInbox();
+    this.router = nc.subscribe(`${this.inbox}.*`, {
+      callback: (_error, msg) => {
+        this.route(msg);
+      },
+    });
+    this.statusLoop = this.watchStatus();
+  }
+
+  /**
+   * Connects, and creates the stream or brings its subjects, de-duplication window and age limit
+   * up to date. Rejects when the server cannot be reached now; later outages are ridden out.
+   */
+  static async connect(options: JetStreamDispatcherOptions): Promise<JetStreamDispatcher> {
+    const stream = options.stream ?? DEFAULT_STREAM;
+    const prefix = options.subjectPrefix ?? DEFAULT_PREFIX;
+    if (!NAME_PATTERN.test(stream))
+      throw new Error(`stream name "${stream}" must be 1 to 64 of A-Z a-z 0-9 _ -`);
+    if (topicProblem(prefix) !== null)
+      throw new Error(
+        `subject prefix "${prefix}" must be dot-separated segments of A-Z a-z 0-9 _ : -`,
+      );
+    const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const servers = typeof options.servers === 'string' ? [options.servers] : [...options.servers];
+    const nc = await connect({
+      servers,
+      name: `warden-dispatcher-${stream}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: options.reconnectWaitMs ?? DEFAULT_RECONNECT_WAIT_MS,
+      timeout: requestTimeoutMs,
+    });
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs });
+      await ensureStream(jsm, {
+        name: stream,
+        subjects: [`${prefix}.>`],
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        duplicate_window: (options.dedupWindowMs ?? DEDUP_WINDOW_MS) * MS,
+        max_age: (options.maxAgeMs ?? 0) * MS,
+      });
+      return new JetStreamDispatcher(
+        nc,
+        jetstream(nc, { timeout: requestTimeoutMs }),
+        jsm,
+        stream,
+        prefix,
+        {
+          servers: options.servers,
+          ackWaitMs: options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS,
+          inactiveConsumerMs: options.inactiveConsumerMs ?? DEFAULT_INACTIVE_CONSUMER_MS,
+          requestTimeoutMs,
+          onDiscard: options.onDiscard,
+        },
+      );
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+  }
+
+  async publish(message: DispatchMessage): Promise<void> {
+    this.assertUsable('publish');
+    const problem = topicProblem(message.job.topic);
+    if (problem !== null)
+      throw new Error(`cannot publish to topic "${message.job.topic}": ${problem}`);
+    await this.js.publish(`${this.prefix}.${message.job.topic}`, JSON.stringify(message), {
+      msgID: message.message_id,
+      timeout: this.settings.requestTimeoutMs,
+    });
+  }
+
+  async receive(request: ReceiveRequest): Promise<readonly Delivery[]> {
+    const set = this.globSet(request.topics);
+    const max = Math.floor(request.max);
+    const deadline = Date.now() + Math.max(0, request.wait_ms);
+    const { signal } = request;
+    if (this.closed || max <= 0) return [];
+    try {
+      if (!(await this.untilConnected(deadline, signal))) return [];
+      let deliveries = await this.take(set, max);
+      while (deliveries.length === 0 && !this.isClosed() && signal?.aborted !== true) {
+        const waitMs = deadline - Date.now();
+        if (waitMs <= 0) break;
+        // Wait for one message only, so nothing is held for us after we answer.
+        const first = await this.pull(set, 1, waitMs, signal);
+        deliveries = this.deliveries(set, first.messages);
+        if (deliveries.length > 0 && max > 1) deliveries.push(...(await this.take(set, max - 1)));
+      }
+      return deliveries;
+    } catch (error) {
+      // The connection dropped under us: answer like an empty wait; the caller polls again.
+      if (!this.connected || this.isClosed()) return [];
+      throw error;
+    }
+  }
+
+  async ping(): Promise<void> {
+    this.assertUsable('ping');
+    await this.jsm.streams.info(this.stream);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const end of [...this.pullsEnded]) end();
+    for (const wake of [...this.reconnectWaiters]) wake();
+    this.router.unsubscribe();
+    await this.nc.close();
+    await this.statusLoop;
+  }
+
+  /** A method, not the field, so the compiler does not assume it unchanged across an await. */
+  private isClosed(): boolean {
+    return this.closed;
+  }
+
+  private assertUsable(what: string): void {
+    if (this.closed) throw new Error(`cannot ${what}: the dispatcher is closed`);
+    if (!this.connected) {
+      const servers = [this.settings.servers].flat().join(', ');
+      throw new Error(`cannot ${what}: NATS is not connected (${servers}); reconnecting`);
+    }
+  }
+
+  private globSet(topics: readonly string[]): GlobSet {
+    if (topics.length === 0) throw new Error('receive needs at least one topic glob');
+    for (const topic of topics) {
+      const problem =
+        globProblem(topic) ??
+        (GLOB_PATTERN.test(topic) && topic.length <= MAX_TOPIC_LENGTH
+          ? null
+          : 'a topic glob uses A-Z a-z 0-9 _ . : - and *, at most 256 characters');
+      if (problem !== null) throw new Error(`${problem}: "${topic}"`);
+    }
+    return {
+      consumer: consumerNameFor(topics),
+      filter: filterSubjectFor(this.prefix, topics),
+      globs: topics.map((topic) => compileGlob(topic, '.')),
+    };
+  }
+
+  /** Takes what is there now, without waiting: up to `max` matching deliveries. */
+  private async take(set: GlobSet, max: number): Promise<Delivery[]> {
+    const deliveries: Delivery[] = [];
+    while (deliveries.length < max && !this.closed) {
+      const wanted = max - deliveries.length;
+      const pulled = await this.pull(set, wanted, 0);
+      deliveries.push(...this.deliveries(set, pulled.messages));
+      // Fewer than asked for means the consumer has nothing more right now.
+      if (pulled.messages.length < wanted) break;
+    }
+    return deliveries;
+  }
+
+  /** One pull request: resolves on a full batch, the server's end-of-request status, or timeout. */
+  private async pull(
+    set: GlobSet,
+    batch: number,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<Pulled> {
+    await this.ensureConsumer(set);
+    const token = String((this.nextPull += 1));
+    const pulled = await new Promise<Pulled>((resolve) => {
+      const messages: Msg[] = [];
+      const end = (answered: boolean): void => {
+        if (!this.pulls.delete(token)) return;
+        this.pullsEnded.delete(endNow);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', endNow);
+        resolve({ messages, answered });
+      };
+      const endNow = (): void => {
+        end(true);
+      };
+      const timer = setTimeout(
+        () => {
+          end(false);
+        },
+        waitMs > 0 ? waitMs + PULL_GRACE_MS : this.settings.requestTimeoutMs,
+      );
+      this.pulls.set(token, {
+        take: (msg) => {
+          if (isJetStreamMessage(msg)) {
+            messages.push(msg);
+            if (messages.length >= batch) end(true);
+            return;
+          }
+          const code = msg.headers?.code ?? 0;
+          if (code === 404 || code === 408) end(true);
+          // Anything else that ends a pull (409: consumer deleted, too many waiting pulls…)
+          // is handled as no answer, so the consumer is ensured again.
+          else if (code >= 400) end(false);
+        },
+      });
+      this.pullsEnded.add(endNow);
+      signal?.addEventListener('abort', endNow, { once: true });
+      if (signal?.aborted === true) {
+        end(true);
+        return;
+      }
+      const body =
+        waitMs > 0 ? { batch, expires: Math.ceil(waitMs) * MS } : { batch, no_wait: true };
+      this.nc.publish(
+        `$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${set.consumer}`,
+        JSON.stringify(body),
+        { reply: `${this.inbox}.${token}` },
+      );
+    });
+    if (!pulled.answered) this.consumers.delete(set.consumer);
+    return pulled;
+  }
+
+  /** Hands a message to the pull it answers; one that outlived its pull goes straight back. */
+  private route(msg: Msg): void {
+    const pull = this.pulls.get(msg.subject.slice(this.inbox.length + 1));
+    if (pull !== undefined) pull.take(msg);
+    else if (isJetStreamMessage(msg)) msg.respond('-NAK');
+  }
+
+  private deliveries(set: GlobSet, messages: readonly Msg[]): Delivery[] {
+    const deliveries: Delivery[] = [];
+    for (const msg of messages) {
+      const topic = msg.subject.slice(this.prefix.length + 1);
+      if (!set.globs.some((glob) => glob.test(topic))) {
+        // Let through by the broader subject filter; other glob sets' consumers still have it.
+        msg.respond('+TERM');
+        continue;
+      }
+      const message = decode(msg);
+      if (message === null) {
+        msg.respond('+TERM');
+        this.settings.onDiscard?.(msg.subject, 'not a dispatch message');
+        continue;
+      }
+      deliveries.push(this.delivery(msg, message));
+    }
+    return deliveries;
+  }
+
+  private delivery(msg: Msg, message: DispatchMessage): Delivery {
+    let settled = false;
+    const settle = (what: string): boolean => {
+      if (settled) return false;
+      this.assertUsable(what);
+      settled = true;
+      return true;
+    };
+    const reply = msg.reply ?? '';
+    return {
+      message,
+      ack: async () => {
+        // A request, not a publish: resolving means the server recorded the ack.
+        if (settle('ack'))
+          await this.nc.request(reply, '+ACK', { timeout: this.settings.requestTimeoutMs });
+      },
+      release: async (delayMs = 0) => {
+        if (!settle('release')) return;
+        const delay = Math.max(0, Math.ceil(delayMs));
+        this.nc.publish(
+          reply,
+          delay > 0 ? `-NAK ${JSON.stringify({ delay: delay * MS })}` : '-NAK',
+        );
+        await this.nc.flush();
+      },
+    };
+  }
+
+  private ensureConsumer(set: GlobSet): Promise<void> {
+    const now = Date.now();
+    const known = this.consumers.get(set.consumer);
+    // Pulled from within half the inactivity threshold: the server cannot have retired it.
+    if (known !== undefined && now - known.usedAt < this.settings.inactiveConsumerMs / 2) {
+      known.usedAt = now;
+      return known.ready;
+    }
+    const config = {
+      durable_name: set.consumer,
+      filter_subject: set.filter,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: this.settings.ackWaitMs * MS,
+      max_deliver: -1,
+      inactive_threshold: this.settings.inactiveConsumerMs * MS,
+    };
+    const ready = this.jsm.consumers.add(this.stream, config).then(
+      () => undefined,
+      async (error: unknown) => {
+        // Made by a dispatcher with other settings: adopt ours (the filter is the same by name).
+        if (!(error instanceof JetStreamApiError)) throw error;
+        await this.jsm.consumers.update(this.stream, set.consumer, {
+          ack_wait: config.ack_wait,
+          inactive_threshold: config.inactive_threshold,
+        });
+      },
+    );
+    const entry: ConsumerEntry = { ready, usedAt: now };
+    this.consumers.set(set.consumer, entry);
+    ready.catch(() => {
+      if (this.consumers.get(set.consumer) === entry) this.consumers.delete(set.consumer);
+    });
+    return ready;
+  }
+
+  /** Whether the connection is up, waiting for a reconnect until the deadline if it is not. */
+  private untilConnected(deadline: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.connected || this.closed) return Promise.resolve(this.connected && !this.closed);
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        this.reconnectWaiters.delete(wake);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', wake);
+        resolve(this.connected && !this.closed);
+      };
+      const timer = setTimeout(wake, Math.max(0, deadline - Date.now()));
+      this.reconnectWaiters.add(wake);
+      signal?.addEventListener('abort', wake, { once: true });
+    });
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === 'disconnect') this.connected = false;
+      if (status.type === 'reconnect') {
+        this.connected = true;
+        for (const wake of [...this.reconnectWaiters]) wake();
+      }
+    }
+  }
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  config: Pick<
+    StreamConfig,
+    'name' | 'subjects' | 'storage' | 'retention' | 'duplicate_window' | 'max_age'
+  >,
+): Promise<void> {
+  let current: StreamConfig;
+  try {
+    current = (await jsm.streams.info(config.name)).config;
+  } catch (error) {
+    if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound))
+      throw error;
+    await jsm.streams.add(config);
+    return;
+  }
+  if (current.storage !== config.storage || current.retention !== config.retention) {
+    throw new Error(
+      `stream ${config.name} exists with ${current.storage} storage and ${current.retention} ` +
+        `retention; the dispatcher needs file storage and limits retention`,
+    );
+  }
+  const subjectsDiffer = JSON.stringify(current.subjects) !== JSON.stringify(config.subjects);
+  if (
+    subjectsDiffer ||
+    current.duplicate_window !== config.duplicate_window ||
+    current.max_age !== config.max_age
+  ) {
+    await jsm.streams.update(config.name, {
+      subjects: config.subjects,
+      duplicate_window: config.duplicate_window,
+      max_age: config.max_age,
+    });
+  }
+}
+
+/** A message stored in the stream (it carries an ack subject), as opposed to a status. */
+function isJetStreamMessage(msg: Msg): boolean {
+  return msg.reply?.startsWith('$JS.ACK.') === true;
+}
+
+function decode(msg: Msg): DispatchMessage | null {
+  try {
+    const value = msg.json<unknown>();
+    if (typeof value !== 'object' || value === null) return null;
+    const candidate = value as Partial<Record<keyof DispatchMessage, unknown>>;
+    const job = candidate.job as { topic?: unknown } | null | undefined;
+    if (typeof candidate.message_id !== 'string' || typeof job?.topic !== 'string') return null;
+    return value as DispatchMessage;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The gateway's background work, on timers: the outbox relay (also woken at once whenever a bus
+ * job becomes QUEUED), the work sweep (deadlines, expired leases) and the approval sweep.
+ */
+import type { Services } from './services.js';
+import { startSweeper } from './sweeper.js';
+
+export interface BackgroundSettings {
+  /** Approval expiry and queue gauges (default 1 s). */
+  readonly approvalSweepMs?: number;
+  /** Deadlines and expired leases (default 1 s). */
+  readonly workSweepMs?: number;
+  /** Outbox retries, e.g. while the bus is down (default 1 s). */
+  readonly relayMs?: number;
+  readonly onError: (task: string, error: unknown) => void;
+}
+
+export interface Background {
+  stop(): Promise<void>;
+}
+
+export function startBackground(services: Services, settings: BackgroundSettings): Background {
+  const failed = (task: string) => (error: unknown) => {
+    settings.onError(task, error);
+  };
+  const relay = startSweeper(
+    () => services.relay.publishPending(),
+    settings.relayMs ?? 1000,
+    failed('outbox relay'),
+  );
+  services.queued.listen(relay.kick);
+  // Whatever the outbox held when the gateway stopped goes out now, not a tick later.
+  relay.kick();
+  const loops = [
+    relay,
+    startSweeper(() => services.work.sweep(), settings.workSweepMs ?? 1000, failed('work sweep')),
+    startSweeper(
+      () => services.approvals.sweep(),
+      settings.approvalSweepMs ?? 1000,
+      failed('approval sweep'),
+    ),
+  ];
+  return {
+    async stop() {
+      await Promise.all(loops.map((loop) => loop.stop()));
+    },
+  };
+}
