@@ -19,6 +19,8 @@ import {
 import type { GatewayOptions, GetOptions, ListOptions, SubmitOptions } from './job-commands.js';
 import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './key-commands.js';
 import { serveCommand } from './serve-command.js';
+import { workerCommand } from './worker-command.js';
+import type { WorkerCommandOptions } from './worker-command.js';
 import {
   diffCommand,
   evalCommand,
@@ -293,6 +295,26 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
         await gateway.close();
         return 0;
       }),
+    );
+  program
+    .command('worker')
+    .description(
+      'run CMD for each leased job: payload JSON on stdin, output from stdout; path and host ' +
+        'constraints are checked against the arguments first',
+    )
+    .usage('--topics <glob...> [options] -- CMD [ARGS...]')
+    .requiredOption('--topics <glob...>', 'topic globs to lease (* within a segment, ** across)')
+    .addOption(
+      new Option('--url <url>', 'gateway base URL').env('WARDEN_URL').default(DEFAULT_GATEWAY_URL),
+    )
+    .addOption(new Option('--key <key>', 'API key with the worker role').env('WARDEN_KEY'))
+    .option('--concurrency <n>', 'jobs run at once', '1')
+    .option('--lease-sec <n>', 'lease length in seconds; heartbeats every third of it', '30')
+    .argument('<command...>', 'the command and its arguments, after --')
+    .action(
+      run((command: string[], options: WorkerCommandOptions) =>
+        workerCommand(io, command, options),
+      ),
     );
   return program;
 }

@@ -28,7 +28,9 @@ export function startBackground(services: Services, settings: BackgroundSettings
     settings.relayMs ?? 1000,
     failed('outbox relay'),
   );
-  services.queued.listen(relay.kick);
+  services.queued.listen(() => {
+    relay.kick();
+  });
   // Whatever the outbox held when the gateway stopped goes out now, not a tick later.
   relay.kick();
   const loops = [

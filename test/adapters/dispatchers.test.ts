@@ -225,6 +225,10 @@ describe(
         const before = [1, 2, 3].map(() => sampleDispatch('restart.job'));
         for (const message of before) await dispatcher.publish(message);
 
+        // A receive waiting through the outage: the restarted server has forgotten its pull.
+        const waiting = dispatcher.receive({ topics: ['late.*'], max: 1, wait_ms: 20_000 });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+
         await server.stop();
         await eventually('ping rejects while the server is down', async () => {
           await assert.rejects(dispatcher?.ping() ?? Promise.resolve());
@@ -248,6 +252,13 @@ describe(
         );
         await Promise.all(received.map((delivery) => delivery.ack()));
         assert.deepEqual(await dispatcher.receive({ topics, max: 10, wait_ms: 300 }), []);
+
+        const late = sampleDispatch('late.job');
+        await dispatcher.publish(late);
+        assert.deepEqual(
+          (await waiting).map((delivery) => delivery.message.message_id),
+          [late.message_id],
+        );
 
         const after = sampleDispatch('restart.job');
         await dispatcher.publish(after);

@@ -137,10 +137,12 @@ function assertEnvelope(res: Response, code: ErrorCode): void {
 // The table: every route, and for /api/v1 the expected answer per role
 // ---------------------------------------------------------------------------------------------
 
-type Expect = 200 | 201 | 403 | 404;
-const CODE_FOR: Readonly<Record<403 | 404, ErrorCode>> = {
+/** 409: the role was let through and the request reached the job's state check. */
+type Expect = 200 | 201 | 403 | 404 | 409;
+const CODE_FOR: Readonly<Record<403 | 404 | 409, ErrorCode>> = {
   403: 'WARDEN_FORBIDDEN',
   404: 'WARDEN_NOT_FOUND',
+  409: 'WARDEN_INVALID_STATE',
 };
 
 /** The acme principal that stands for each role. */
@@ -199,12 +201,129 @@ const approvalGet = async (fx: Fixtures, by: string): Promise<Req> => {
   const job = await fx.approval(by);
   return req(`/api/v1/approvals/${job.job_id}`, undefined, job.job_id);
 };
+/** An inline job the seed policy clears, and its claim with the job hash. */
+const claimOf = async (fx: Fixtures, by: string): Promise<Req> => {
+  const job = await fx.job(by, { ...READ_JOB, dispatch: 'inline' });
+  return req(`/api/v1/jobs/${job.job_id}/claim`, { job_hash: job.job_hash }, job.job_id);
+};
+/** A QUEUED bus job (not running, not quarantined) and a request about it. */
+const queuedJob = async (fx: Fixtures, by: string, suffix: string, payload: Json): Promise<Req> => {
+  const job = await fx.job(by);
+  return req(`/api/v1/jobs/${job.job_id}${suffix}`, payload, job.job_id);
+};
 const traceOf = async (fx: Fixtures, by: string): Promise<Req> => {
   const job = await fx.job(by);
   return req(`/api/v1/traces/${job.trace_id}`, undefined, job.trace_id);
 };
 
 const ENDPOINTS: readonly Endpoint[] = [
+  {
+    method: 'POST',
+    path: '/api/v1/workers/lease',
+    spec: 'worker (code also admin)',
+    expect: { agent: 403, worker: 200, approver: 403, admin: 200, auditor: 403 },
+    request: () => req('/api/v1/workers/lease', { topics: ['job.matrix.none'], wait: 0 }),
+    rows: [{ principal: 'admin-all', expect: 200, why: 'tenant *' }],
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/jobs/{job_id}/heartbeat',
+    spec: 'not in §12 (worker: extends a lease; an unknown lease answers cancel)',
+    expect: { agent: 403, worker: 200, approver: 403, admin: 200, auditor: 403 },
+    request: (fx) => queuedJob(fx, 'agent-acme', '/heartbeat', { lease_id: 'lease_matrix' }),
+    rows: [
+      {
+        principal: 'admin-acme',
+        expect: 404,
+        why: 'another tenant’s job',
+        request: (fx) => queuedJob(fx, 'agent-globex', '/heartbeat', { lease_id: 'lease_x' }),
+      },
+    ],
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/jobs/{job_id}/result',
+    spec: 'worker/agent (bus jobs: the lease holder, a worker or admin; inline: the submitter)',
+    expect: { agent: 403, worker: 409, approver: 403, admin: 409, auditor: 403 },
+    request: (fx) =>
+      queuedJob(fx, 'agent-acme', '/result', { status: 'failed', lease_id: 'lease_matrix' }),
+    rows: [
+      {
+        principal: 'admin-acme',
+        expect: 404,
+        why: 'another tenant’s job',
+        request: (fx) => queuedJob(fx, 'agent-globex', '/result', { status: 'failed' }),
+      },
+    ],
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/jobs/{job_id}/claim',
+    spec: 'agent (the submitter; code also admin)',
+    expect: { agent: 200, worker: 403, approver: 403, admin: 200, auditor: 403 },
+    request: (fx) => claimOf(fx, 'agent-acme'),
+    rows: [
+      {
+        principal: 'agent2-acme',
+        expect: 404,
+        why: 'another agent’s job (agents read own)',
+        request: (fx) => claimOf(fx, 'agent-acme'),
+      },
+      {
+        principal: 'agent-globex',
+        expect: 404,
+        why: 'another tenant’s job',
+        request: (fx) => claimOf(fx, 'agent-acme'),
+      },
+    ],
+  },
+  ...(['release', 'discard'] as const).map((action): Endpoint => ({
+    method: 'POST',
+    path: `/api/v1/jobs/{job_id}/${action}`,
+    spec: 'not in §12 (approver: a quarantined output, §8)',
+    expect: { agent: 403, worker: 403, approver: 409, admin: 409, auditor: 403 },
+    request: (fx) => queuedJob(fx, 'agent-acme', `/${action}`, { note: 'matrix' }),
+    rows: [
+      {
+        principal: 'approver-globex',
+        expect: 404,
+        why: 'another tenant’s job',
+        request: (fx) => queuedJob(fx, 'agent-acme', `/${action}`, { note: 'matrix' }),
+      },
+    ],
+  })),
+  {
+    method: 'GET',
+    path: '/api/v1/dead-letters',
+    spec: 'not in §12 (admin/auditor/approver)',
+    expect: { agent: 403, worker: 403, approver: 200, admin: 200, auditor: 200 },
+    request: () => req('/api/v1/dead-letters'),
+    rows: [{ principal: 'auditor-all', expect: 200, why: 'tenant *' }],
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/dead-letters/{job_id}',
+    spec: 'not in §12 (admin/auditor/approver, and the submitting agent); a live job is no dead letter',
+    expect: { agent: 404, worker: 403, approver: 404, admin: 404, auditor: 404 },
+    request: (fx) =>
+      jobOf(fx, 'agent-acme').then((r) => ({
+        ...r,
+        url: r.url.replace('/jobs/', '/dead-letters/'),
+      })),
+    rows: [],
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/dead-letters/{job_id}/retry',
+    spec: 'not in §12 (agent/admin); a live job is no dead letter',
+    expect: { agent: 404, worker: 403, approver: 403, admin: 404, auditor: 403 },
+    request: (fx) =>
+      jobOf(fx, 'agent-acme').then((r) => ({
+        ...r,
+        url: r.url.replace('/jobs/', '/dead-letters/') + '/retry',
+      })),
+    rows: [],
+  },
   {
     method: 'POST',
     path: '/api/v1/jobs',
@@ -635,9 +754,6 @@ const PUBLIC_ROUTES: readonly {
  * implemented, the route check below fails until it gets a row in `ENDPOINTS`.
  */
 const SPEC_ONLY: Readonly<Record<string, string>> = {
-  'POST /api/v1/jobs/{job_id}/claim': 'agent: inline mode (§12)',
-  'POST /api/v1/jobs/{job_id}/result': 'worker/agent: report an outcome (§7, §12)',
-  'POST /api/v1/workers/lease': 'worker: lease jobs (§7, §12)',
   'GET /api/v1/agents/{agent_id}/compliance': 'admin/auditor: EU AI Act report (§12)',
   'GET /api/v1/governance/checklist': 'auditor: live checklist (§11, §12)',
 };
@@ -761,7 +877,9 @@ describe('role matrix: every /api/v1 endpoint × every role, no key, other tenan
     const context = `${endpoint.method} ${request.url} → ${res.statusCode} ${res.body}`;
     assert.equal(res.statusCode, expected, context);
     if (expected === 401) assertEnvelope(res, 'WARDEN_UNAUTHENTICATED');
-    else if (expected === 403 || expected === 404) assertEnvelope(res, CODE_FOR[expected]);
+    else if (expected === 403 || expected === 404 || expected === 409) {
+      assertEnvelope(res, CODE_FOR[expected]);
+    }
     if (listed !== undefined) {
       assert.ok(request.fixture !== undefined, 'a listed row names its fixture');
       assert.equal(res.body.includes(request.fixture), listed, `${request.fixture}: ${context}`);
@@ -1057,6 +1175,24 @@ const ERROR_CASES: readonly ErrorCase[] = [
       const { app, store } = await testGateway({ authenticator: tokenAuthenticator });
       await store.close();
       return send(app, 'agent-acme', 'GET', '/api/v1/jobs');
+    },
+  },
+  {
+    code: 'WARDEN_LEASE_LOST',
+    name: 'a result under a lease that does not hold the running job',
+    run: async () => {
+      const { app, services } = await testGateway({ authenticator: tokenAuthenticator });
+      const submitted = await send(app, 'agent-acme', 'POST', '/api/v1/jobs', READ_JOB);
+      await services.relay.publishPending();
+      const leased = await send(app, 'worker-acme', 'POST', '/api/v1/workers/lease', {
+        topics: [READ_JOB.topic],
+      });
+      assert.equal(leased.json<{ items: unknown[] }>().items.length, 1);
+      const jobId = submitted.json<Submitted>().job_id;
+      return send(app, 'worker-acme', 'POST', `/api/v1/jobs/${jobId}/result`, {
+        status: 'succeeded',
+        lease_id: 'lease_not_the_one',
+      });
     },
   },
   {

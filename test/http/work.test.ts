@@ -192,10 +192,10 @@ describe('dispatch over the bus', () => {
     const jobId = String(submitted['job_id']);
     for (const attempt of [0, 1]) {
       await gw.services.relay.publishPending();
-      const [leased] = await lease(gw);
-      assert.equal(leased?.job.attempt, attempt);
+      const [leased] = (await lease(gw)) as [Leased];
+      assert.equal(leased.job.attempt, attempt);
       const failed = await post(gw.app, `/api/v1/jobs/${jobId}/result`, 'worker-acme', {
-        lease_id: leased?.lease_id,
+        lease_id: leased.lease_id,
         status: 'failed',
         error: `exit code ${String(attempt + 1)}`,
       });
@@ -205,10 +205,11 @@ describe('dispatch over the bus', () => {
     const dead = await get(gw.app, '/api/v1/dead-letters', 'auditor-acme');
     const items = dead['items'] as { job: Record<string, unknown>; reason: string }[];
     assert.equal(items.length, 1);
-    assert.equal(items[0]?.job['job_id'], jobId);
-    assert.equal(items[0]?.job['attempt'], 1);
-    assert.equal((items[0]?.job['decision'] as { rule_id: string }).rule_id, 'exec-with-limits');
-    assert.match(items[0]?.reason ?? '', /exit code 2 \(attempts exhausted: 2 of 2\)/);
+    const [letter] = items as [{ job: Record<string, unknown>; reason: string }];
+    assert.equal(letter.job['job_id'], jobId);
+    assert.equal(letter.job['attempt'], 1);
+    assert.equal((letter.job['decision'] as { rule_id: string }).rule_id, 'exec-with-limits');
+    assert.match(letter.reason, /exit code 2 \(attempts exhausted: 2 of 2\)/);
     // Another tenant does not see it.
     const foreign = await get(gw.app, '/api/v1/dead-letters', 'approver-globex');
     assert.deepEqual(foreign['items'], []);
@@ -218,8 +219,8 @@ describe('dispatch over the bus', () => {
     assert.notEqual(retried.body['job_id'], jobId);
     assert.equal(retried.body['state'], 'QUEUED');
     assert.equal(retried.body['trace_id'], submitted['trace_id']);
-    const letter = await get(gw.app, `/api/v1/dead-letters/${jobId}`, 'auditor-acme');
-    assert.equal(letter['retried_as'], retried.body['job_id']);
+    const retriedLetter = await get(gw.app, `/api/v1/dead-letters/${jobId}`, 'auditor-acme');
+    assert.equal(retriedLetter['retried_as'], retried.body['job_id']);
   });
 
   it('returns a job whose lease expired to the queue, counting an attempt', async () => {

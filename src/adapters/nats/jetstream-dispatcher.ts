@@ -34,8 +34,16 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
-import { connect, createInbox } from '@nats-io/transport-node';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import {
+  ClosedConnectionError,
+  ConnectionError,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+  connect,
+  createInbox,
+} from '@nats-io/transport-node';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { compileGlob, globProblem } from '../../core/policy/glob.js';
 import type { Glob } from '../../core/policy/glob.js';
 import { DEDUP_WINDOW_MS, DEFAULT_ACK_WAIT_MS } from '../../ports/dispatcher.js';
@@ -165,14 +173,17 @@ interface Pulled {
 
 export class JetStreamDispatcher implements Dispatcher {
   private readonly consumers = new Map<string, ConsumerEntry>();
-  /** Pull requests in flight, by the last token of their reply subject. */
-  private readonly pulls = new Map<string, { readonly take: (msg: Msg) => void }>();
-  private readonly pullsEnded = new Set<() => void>();
+  /**
+   * Ends every pull in flight: on close, and on reconnect, since a restarted server has forgotten
+   * the pulls it held (the receive then pulls again for the rest of its wait).
+   */
+  private readonly pullsInFlight = new Set<() => void>();
+  /** Timers ending the subscriptions of interrupted pulls; the connection's close ends them too. */
+  private readonly lingering = new Set<NodeJS.Timeout>();
   private readonly reconnectWaiters = new Set<() => void>();
-  private readonly inbox: string;
-  private readonly router: Subscription;
+  /** Every pause of a receive, woken on close. */
+  private readonly pauses = new Set<() => void>();
   private readonly statusLoop: Promise<void>;
-  private nextPull = 0;
   private connected = true;
   private closed = false;
 
@@ -184,13 +195,6 @@ export class JetStreamDispatcher implements Dispatcher {
     private readonly prefix: string,
     private readonly settings: Settings,
   ) {
-    // One subscription for every pull this dispatcher makes; the client renews it on reconnect.
-    this.inbox = createInbox();
-    this.router = nc.subscribe(`${this.inbox}.*`, {
-      callback: (_error, msg) => {
-        this.route(msg);
-      },
-    });
     this.statusLoop = this.watchStatus();
   }
 
@@ -251,10 +255,18 @@ export class JetStreamDispatcher implements Dispatcher {
     const problem = topicProblem(message.job.topic);
     if (problem !== null)
       throw new Error(`cannot publish to topic "${message.job.topic}": ${problem}`);
-    await this.js.publish(`${this.prefix}.${message.job.topic}`, JSON.stringify(message), {
-      msgID: message.message_id,
-      timeout: this.settings.requestTimeoutMs,
-    });
+    const subject = `${this.prefix}.${message.job.topic}`;
+    try {
+      await this.js.publish(subject, JSON.stringify(message), {
+        msgID: message.message_id,
+        timeout: this.settings.requestTimeoutMs,
+      });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`could not publish ${message.message_id} to ${subject}: ${reason}`, {
+        cause: error,
+      });
+    }
   }
 
   async receive(request: ReceiveRequest): Promise<readonly Delivery[]> {
@@ -276,8 +288,13 @@ export class JetStreamDispatcher implements Dispatcher {
       }
       return deliveries;
     } catch (error) {
-      // The connection dropped under us: answer like an empty wait; the caller polls again.
-      if (!this.connected || this.isClosed()) return [];
+      // The connection dropped or the server is not ready yet: answer like an empty wait, and
+      // the caller polls again. A refusal by the JetStream API itself is not transient.
+      if (!this.connected || this.isClosed() || isTransportError(error)) {
+        // Waiting out the wait keeps a polling caller from spinning while the server recovers.
+        await this.pause(deadline, signal);
+        return [];
+      }
       throw error;
     }
   }
@@ -290,9 +307,10 @@ export class JetStreamDispatcher implements Dispatcher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const end of [...this.pullsEnded]) end();
-    for (const wake of [...this.reconnectWaiters]) wake();
-    this.router.unsubscribe();
+    for (const end of [...this.pullsInFlight]) end();
+    for (const linger of this.lingering) clearTimeout(linger);
+    this.lingering.clear();
+    for (const wake of [...this.pauses]) wake();
     await this.nc.close();
     await this.statusLoop;
   }
@@ -340,7 +358,11 @@ export class JetStreamDispatcher implements Dispatcher {
     return deliveries;
   }
 
-  /** One pull request: resolves on a full batch, the server's end-of-request status, or timeout. */
+  /**
+   * One pull request on its own inbox: resolves on a full batch, the server's end-of-request
+   * status, an abort, or a local timeout. A stored message arrives under its own subject, so only
+   * the subscription tells which pull it answers.
+   */
   private async pull(
     set: GlobSet,
     batch: number,
@@ -348,62 +370,75 @@ export class JetStreamDispatcher implements Dispatcher {
     signal?: AbortSignal,
   ): Promise<Pulled> {
     await this.ensureConsumer(set);
-    const token = String((this.nextPull += 1));
+    const expiresMs = Math.ceil(waitMs);
     const pulled = await new Promise<Pulled>((resolve) => {
       const messages: Msg[] = [];
-      const end = (answered: boolean): void => {
-        if (!this.pulls.delete(token)) return;
-        this.pullsEnded.delete(endNow);
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', endNow);
-        resolve({ messages, answered });
-      };
-      const endNow = (): void => {
-        end(true);
-      };
-      const timer = setTimeout(
-        () => {
-          end(false);
-        },
-        waitMs > 0 ? waitMs + PULL_GRACE_MS : this.settings.requestTimeoutMs,
-      );
-      this.pulls.set(token, {
-        take: (msg) => {
+      let active = true;
+      const inbox = createInbox();
+      const sub = this.nc.subscribe(inbox, {
+        callback: (_error, msg) => {
+          if (!active) {
+            // Outlived its pull (aborted or closed): hand it straight back for someone else.
+            if (isJetStreamMessage(msg)) msg.respond('-NAK');
+            return;
+          }
           if (isJetStreamMessage(msg)) {
             messages.push(msg);
-            if (messages.length >= batch) end(true);
+            if (messages.length >= batch) end(true, true);
             return;
           }
           const code = msg.headers?.code ?? 0;
-          if (code === 404 || code === 408) end(true);
+          if (code === 404 || code === 408) end(true, true);
           // Anything else that ends a pull (409: consumer deleted, too many waiting pulls…)
-          // is handled as no answer, so the consumer is ensured again.
-          else if (code >= 400) end(false);
+          // counts as no answer, so the consumer is ensured again.
+          else if (code >= 400) end(false, true);
         },
       });
-      this.pullsEnded.add(endNow);
-      signal?.addEventListener('abort', endNow, { once: true });
+      const end = (answered: boolean, serverDone: boolean): void => {
+        if (!active) return;
+        active = false;
+        this.pullsInFlight.delete(interrupt);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', stop);
+        resolve({ messages, answered });
+        // The server may still hold an interrupted pull: stay subscribed until it expires.
+        if (serverDone || expiresMs === 0 || this.isClosed()) {
+          sub.unsubscribe();
+          return;
+        }
+        const linger = setTimeout(() => {
+          this.lingering.delete(linger);
+          sub.unsubscribe();
+        }, expiresMs + PULL_GRACE_MS);
+        this.lingering.add(linger);
+      };
+      const stop = (): void => {
+        end(true, false);
+      };
+      const interrupt = (): void => {
+        end(false, false);
+      };
+      const timer = setTimeout(
+        () => {
+          end(false, true);
+        },
+        expiresMs > 0 ? expiresMs + PULL_GRACE_MS : this.settings.requestTimeoutMs,
+      );
+      this.pullsInFlight.add(interrupt);
+      signal?.addEventListener('abort', stop, { once: true });
       if (signal?.aborted === true) {
-        end(true);
+        stop();
         return;
       }
-      const body =
-        waitMs > 0 ? { batch, expires: Math.ceil(waitMs) * MS } : { batch, no_wait: true };
+      const body = expiresMs > 0 ? { batch, expires: expiresMs * MS } : { batch, no_wait: true };
       this.nc.publish(
         `$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${set.consumer}`,
         JSON.stringify(body),
-        { reply: `${this.inbox}.${token}` },
+        { reply: inbox },
       );
     });
     if (!pulled.answered) this.consumers.delete(set.consumer);
     return pulled;
-  }
-
-  /** Hands a message to the pull it answers; one that outlived its pull goes straight back. */
-  private route(msg: Msg): void {
-    const pull = this.pulls.get(msg.subject.slice(this.inbox.length + 1));
-    if (pull !== undefined) pull.take(msg);
-    else if (isJetStreamMessage(msg)) msg.respond('-NAK');
   }
 
   private deliveries(set: GlobSet, messages: readonly Msg[]): Delivery[] {
@@ -491,17 +526,25 @@ export class JetStreamDispatcher implements Dispatcher {
   }
 
   /** Whether the connection is up, waiting for a reconnect until the deadline if it is not. */
-  private untilConnected(deadline: number, signal?: AbortSignal): Promise<boolean> {
-    if (this.connected || this.closed) return Promise.resolve(this.connected && !this.closed);
+  private async untilConnected(deadline: number, signal?: AbortSignal): Promise<boolean> {
+    if (!this.connected) await this.pause(deadline, signal, this.reconnectWaiters);
+    return this.connected && !this.isClosed();
+  }
+
+  /** Waits until the deadline, an abort, close, or (when given that set) a reconnect. */
+  private pause(deadline: number, signal?: AbortSignal, wakeOn?: Set<() => void>): Promise<void> {
+    if (this.closed || signal?.aborted === true) return Promise.resolve();
     return new Promise((resolve) => {
       const wake = (): void => {
-        this.reconnectWaiters.delete(wake);
+        this.pauses.delete(wake);
+        wakeOn?.delete(wake);
         clearTimeout(timer);
         signal?.removeEventListener('abort', wake);
-        resolve(this.connected && !this.closed);
+        resolve();
       };
       const timer = setTimeout(wake, Math.max(0, deadline - Date.now()));
-      this.reconnectWaiters.add(wake);
+      this.pauses.add(wake);
+      wakeOn?.add(wake);
       signal?.addEventListener('abort', wake, { once: true });
     });
   }
@@ -512,6 +555,7 @@ export class JetStreamDispatcher implements Dispatcher {
       if (status.type === 'reconnect') {
         this.connected = true;
         for (const wake of [...this.reconnectWaiters]) wake();
+        for (const end of [...this.pullsInFlight]) end();
       }
     }
   }
@@ -551,6 +595,16 @@ async function ensureStream(
       max_age: config.max_age,
     });
   }
+}
+
+function isTransportError(error: unknown): boolean {
+  return (
+    error instanceof TimeoutError ||
+    error instanceof NoRespondersError ||
+    error instanceof RequestError ||
+    error instanceof ConnectionError ||
+    error instanceof ClosedConnectionError
+  );
 }
 
 /** A message stored in the stream (it carries an ack subject), as opposed to a status. */

@@ -151,7 +151,10 @@ export class InProcessDispatcher implements Dispatcher {
       release: (delayMs = 0) => {
         if (settle()) {
           if (delayMs <= 0) this.requeue(entry);
-          else this.later(delayMs, () => this.requeue(entry));
+          else
+            this.later(delayMs, () => {
+              this.requeue(entry);
+            });
         }
         return Promise.resolve();
       },

@@ -279,11 +279,7 @@ export function resolveQuarantine(
     ? `quarantined output released by ${stamp.actor}`
     : `quarantined output discarded by ${stamp.actor}`;
   const result: JobResult | undefined =
-    job.result === undefined
-      ? undefined
-      : release
-        ? job.result
-        : (({ output: _discarded, ...kept }) => ({ ...kept, error: reason }))(job.result);
+    job.result === undefined || release ? job.result : withoutOutput(job.result, reason);
   return {
     from: ['QUARANTINED'],
     guard: {},
@@ -303,4 +299,11 @@ export function resolveQuarantine(
       stateChange(job, stamp, to, reason),
     ],
   };
+}
+
+/** A result whose output was dropped, saying why. */
+function withoutOutput(result: JobResult, reason: string): JobResult {
+  const kept: { -readonly [K in keyof JobResult]?: JobResult[K] } = { ...result };
+  delete kept.output;
+  return { ...(kept as JobResult), error: reason };
 }
