@@ -164,7 +164,8 @@ function runChild(file: string, args: readonly string[], context: JobContext): P
       }
       const tail = stderr.toString('utf8').trim();
       if (code !== 0) {
-        const how = killedBy === null ? `exited with code ${String(code)}` : `killed by ${killedBy}`;
+        const how =
+          killedBy === null ? `exited with code ${String(code)}` : `killed by ${killedBy}`;
         reject(new Error(tail === '' ? `${file} ${how}` : `${file} ${how}: ${tail}`));
         return;
       }

@@ -13,16 +13,15 @@
  * receivers with different sets hold independent cursors over the stream (limits retention), so
  * each of them may see a message. The port allows that: the gateway leases by compare-and-set.
  *
- * A consumer filters on the narrowest single subject covering all of its globs (`*` → `*`, a
- * `**` → `>` from its segment on) and the exact glob check happens here. A message the filter let
- * through but the globs reject is terminated on that consumer only; other sets' consumers still
- * hold it, so it is never lost to them.
+ * A consumer filters on the narrowest single subject covering all of its globs (`subjects.ts`)
+ * and the exact glob check happens here. A message the filter let through but the globs reject
+ * is terminated on that consumer only; other sets' consumers still hold it, so it is never lost
+ * to them.
  *
  * While disconnected: the client reconnects forever; publish, ack and release reject at once
  * (the outbox retries, and an unsettled delivery comes back after `ack_wait`); receive waits for
  * the connection until its deadline and answers []; ping rejects.
  */
-import { createHash } from 'node:crypto';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -44,9 +43,10 @@ import {
   createInbox,
 } from '@nats-io/transport-node';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
-import { compileGlob, globProblem } from '../../core/policy/glob.js';
+import { compileGlob } from '../../core/policy/glob.js';
 import type { Glob } from '../../core/policy/glob.js';
 import { DEDUP_WINDOW_MS, DEFAULT_ACK_WAIT_MS } from '../../ports/dispatcher.js';
+import { consumerNameFor, filterSubjectFor, topicGlobProblem, topicProblem } from './subjects.js';
 import type {
   Delivery,
   DispatchMessage,
@@ -86,64 +86,11 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 const DEFAULT_RECONNECT_WAIT_MS = 1_000;
 /** How long past a pull's own expiry we wait for the server's answer before giving up on it. */
 const PULL_GRACE_MS = 250;
-/** Bumped whenever the glob → filter translation changes, so old consumers are not reused. */
-const CONSUMER_SCHEME = 'v1';
+/** Pause before trying a receive again after a transport failure. */
+const RETRY_PAUSE_MS = 250;
 
 const MS = 1_000_000; // nanoseconds per millisecond, JetStream's unit for durations
-const TOPIC_PATTERN = /^[A-Za-z0-9_:-]+(?:\.[A-Za-z0-9_:-]+)*$/;
-const GLOB_PATTERN = /^[A-Za-z0-9_.:*-]+$/;
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-const MAX_TOPIC_LENGTH = 256;
-
-/**
- * Why a topic cannot be published, or null when it can. Topics must be valid NATS subjects:
- * the port's character set, and no empty segment (`a..b`, `.a`, `a.`).
- */
-export function topicProblem(topic: string): string | null {
-  if (topic.length === 0 || topic.length > MAX_TOPIC_LENGTH)
-    return `a topic must have 1 to ${MAX_TOPIC_LENGTH} characters`;
-  if (!TOPIC_PATTERN.test(topic))
-    return 'a topic is dot-separated non-empty segments of A-Z a-z 0-9 _ : -';
-  return null;
-}
-
-/** The NATS subject tokens covering every topic one glob matches. */
-function filterTokens(glob: string): string[] {
-  const tokens: string[] = [];
-  for (const segment of glob.split('.')) {
-    // `**` may span any number of segments, from anywhere in this one: only `>` covers that.
-    if (segment.includes('**')) return [...tokens, '>'];
-    // A `*` inside a segment (`ab*`) still stays within it; an empty segment matches no topic.
-    tokens.push(segment.includes('*') || segment === '' ? '*' : segment);
-  }
-  return tokens;
-}
-
-/**
- * The narrowest single subject filter (below `prefix`) that every topic matched by any of the
- * globs also matches. Single, because servers before 2.10 take one filter per consumer.
- */
-export function filterSubjectFor(prefix: string, globs: readonly string[]): string {
-  const all = globs.map(filterTokens);
-  const lengths = all.map((tokens) => tokens.length);
-  const open = all.some((tokens) => tokens.at(-1) === '>') || new Set(lengths).size > 1;
-  // Closed: all of one length, so merge position by position. Open: keep the positions before
-  // the shortest filter's last one and end with `>`, which still covers that last one.
-  const fixed = open ? Math.min(...lengths) - 1 : (lengths[0] ?? 0);
-  const merged: string[] = [];
-  for (let i = 0; i < fixed; i++) {
-    const first = all[0]?.[i] ?? '*';
-    merged.push(all.every((tokens) => tokens[i] === first) ? first : '*');
-  }
-  if (open) merged.push('>');
-  return [prefix, ...merged].join('.');
-}
-
-/** The durable consumer's name for a glob set: stable across processes, whatever the order. */
-export function consumerNameFor(globs: readonly string[]): string {
-  const key = JSON.stringify([CONSUMER_SCHEME, [...new Set(globs)].sort()]);
-  return `warden_${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
-}
 
 interface Settings {
   readonly servers: string | readonly string[];
@@ -275,27 +222,23 @@ export class JetStreamDispatcher implements Dispatcher {
     const deadline = Date.now() + Math.max(0, request.wait_ms);
     const { signal } = request;
     if (this.closed || max <= 0) return [];
-    try {
+    if (set === null) {
+      // No globs match nothing, as in the in-process queue: the wait just runs out.
+      await this.pause(deadline, signal);
+      return [];
+    }
+    for (;;) {
       if (!(await this.untilConnected(deadline, signal))) return [];
-      let deliveries = await this.take(set, max);
-      while (deliveries.length === 0 && !this.isClosed() && signal?.aborted !== true) {
-        const waitMs = deadline - Date.now();
-        if (waitMs <= 0) break;
-        // Wait for one message only, so nothing is held for us after we answer.
-        const first = await this.pull(set, 1, waitMs, signal);
-        deliveries = this.deliveries(set, first.messages);
-        if (deliveries.length > 0 && max > 1) deliveries.push(...(await this.take(set, max - 1)));
+      try {
+        return await this.receiveConnected(set, max, deadline, signal);
+      } catch (error) {
+        // A refusal by the JetStream API itself (stream deleted…) is not transient: report it.
+        if (this.connected && !this.isClosed() && !isTransportError(error)) throw error;
+        // The connection dropped, or the restarted server is not serving JetStream yet: try
+        // again shortly, within the wait, and answer like an empty wait after it.
+        if (this.isClosed() || signal?.aborted === true || Date.now() >= deadline) return [];
+        await this.pause(Math.min(deadline, Date.now() + RETRY_PAUSE_MS), signal);
       }
-      return deliveries;
-    } catch (error) {
-      // The connection dropped or the server is not ready yet: answer like an empty wait, and
-      // the caller polls again. A refusal by the JetStream API itself is not transient.
-      if (!this.connected || this.isClosed() || isTransportError(error)) {
-        // Waiting out the wait keeps a polling caller from spinning while the server recovers.
-        await this.pause(deadline, signal);
-        return [];
-      }
-      throw error;
     }
   }
 
@@ -328,21 +271,38 @@ export class JetStreamDispatcher implements Dispatcher {
     }
   }
 
-  private globSet(topics: readonly string[]): GlobSet {
-    if (topics.length === 0) throw new Error('receive needs at least one topic glob');
+  private globSet(topics: readonly string[]): GlobSet | null {
     for (const topic of topics) {
-      const problem =
-        globProblem(topic) ??
-        (GLOB_PATTERN.test(topic) && topic.length <= MAX_TOPIC_LENGTH
-          ? null
-          : 'a topic glob uses A-Z a-z 0-9 _ . : - and *, at most 256 characters');
+      const problem = topicGlobProblem(topic);
       if (problem !== null) throw new Error(`${problem}: "${topic}"`);
     }
+    if (topics.length === 0) return null;
     return {
       consumer: consumerNameFor(topics),
       filter: filterSubjectFor(this.prefix, topics),
       globs: topics.map((topic) => compileGlob(topic, '.')),
     };
+  }
+
+  private async receiveConnected(
+    set: GlobSet,
+    max: number,
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<Delivery[]> {
+    let deliveries = await this.take(set, max);
+    while (deliveries.length === 0 && !this.isClosed() && signal?.aborted !== true) {
+      const waitMs = deadline - Date.now();
+      if (waitMs <= 0) break;
+      // Wait for one message only, so nothing is held for us after we answer.
+      const first = await this.pull(set, 1, waitMs, signal);
+      deliveries = this.deliveries(set, first.messages);
+      if (deliveries.length > 0 && max > 1) {
+        // Having one already, answer with it even if topping up fails; the rest wait.
+        deliveries.push(...(await this.take(set, max - 1).catch(() => [])));
+      }
+    }
+    return deliveries;
   }
 
   /** Takes what is there now, without waiting: up to `max` matching deliveries. */
