@@ -54,6 +54,31 @@ export class OutboxRelay {
     return published;
   }
 
+  /**
+   * At start: publishes again every job published before but not leased yet, under its same
+   * message id. An in-process queue lost them with the process; a bus that kept them drops the
+   * repeat within its de-duplication window, and a later repeat loses the lease's compare-and-set.
+   */
+  async republishUnleased(): Promise<number> {
+    let after: string | null = null;
+    let published = 0;
+    for (;;) {
+      const jobs = await this.deps.store.unleasedDispatches(after, BATCH);
+      for (const job of jobs) {
+        const id = messageId(job);
+        await this.deps.dispatcher.publish({
+          message_id: id,
+          job,
+          published_at: this.deps.clock.now(),
+        });
+        published++;
+      }
+      const last = jobs.at(-1);
+      if (jobs.length < BATCH || last === undefined) return published;
+      after = last.job_id;
+    }
+  }
+
   private async publish(job: JobRecord): Promise<'published' | 'denied' | 'refused'> {
     // The last check before the job leaves: a job changed behind the gateway's back is denied.
     if (!(await this.deps.jobs.releaseCheck(job, 'dispatch'))) return 'denied';

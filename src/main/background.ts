@@ -23,8 +23,17 @@ export function startBackground(services: Services, settings: BackgroundSettings
   const failed = (task: string) => (error: unknown) => {
     settings.onError(task, error);
   };
+  // Jobs published before a restart but never leased go out again first (once; a failure, e.g.
+  // the bus being down, retries on the next tick).
+  let republished = false;
   const relay = startSweeper(
-    () => services.relay.publishPending(),
+    async () => {
+      if (!republished) {
+        await services.relay.republishUnleased();
+        republished = true;
+      }
+      await services.relay.publishPending();
+    },
     settings.relayMs ?? 1000,
     failed('outbox relay'),
   );

@@ -109,8 +109,9 @@ export interface Store {
    * holds), appending the events in the same transaction. Null when the job does not exist or
    * did not match. A patch with `dead_letter` also puts the job on the dead-letter list.
    *
-   * INVARIANT (outbox, §7): whenever a write leaves a `bus` job QUEUED, the same transaction
-   * queues it for dispatch; any other state takes it out. `pendingDispatches` reads that queue.
+   * INVARIANT (outbox, §7): whenever a write leaves a `bus` job QUEUED or DISPATCHED, the same
+   * transaction keeps it in the outbox; any other state takes it out.
+   * `pendingDispatches` and `unleasedDispatches` read it.
    */
   updateJob(
     jobId: string,
@@ -119,8 +120,10 @@ export interface Store {
     events: readonly UnsealedEvent[],
     guard?: JobGuard,
   ): Promise<JobRecord | null>;
-  /** Bus jobs waiting in the outbox, in the order they were queued. */
+  /** QUEUED bus jobs in the outbox (not published yet), in the order they were queued. */
   pendingDispatches(limit: number): Promise<readonly JobRecord[]>;
+  /** DISPATCHED bus jobs no worker leased yet, by job id after `after`. */
+  unleasedDispatches(after: string | null, limit: number): Promise<readonly JobRecord[]>;
   /** RUNNING jobs whose lease expired at or before `at`, earliest first. */
   dueLeases(at: string, limit: number): Promise<readonly JobRecord[]>;
   /** RUNNING jobs whose deadline passed at or before `at`, earliest first. */

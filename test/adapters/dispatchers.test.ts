@@ -6,12 +6,7 @@
  * own stream and subject prefix, and every stream is deleted afterwards.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -23,32 +18,18 @@ import {
 } from '../../src/adapters/nats/subjects.js';
 import { InProcessDispatcher } from '../../src/adapters/queue/in-process-dispatcher.js';
 import { describeDispatcherConformance, sampleDispatch } from '../conformance/dispatcher.js';
-import { closedPort } from '../support/ports.js';
-import { reachable, serviceSkip } from '../support/services.js';
-
-const NATS_HOST = '127.0.0.1';
-const NATS_PORT = 4222;
-const NATS_URL = `nats://${NATS_HOST}:${NATS_PORT}`;
-const NATS_SERVER = '/usr/sbin/nats-server';
+import {
+  deleteStreams,
+  NATS_HOST,
+  NATS_PORT,
+  NATS_SERVER,
+  NATS_URL,
+  OwnNatsServer,
+  uniqueNames,
+} from '../support/nats.js';
+import { serviceSkip } from '../support/services.js';
 
 const natsSkip = await serviceSkip('NATS', NATS_HOST, NATS_PORT);
-
-/** A stream name and subject prefix no other run uses. */
-function uniqueNames(): { stream: string; subjectPrefix: string } {
-  const id = randomUUID().replaceAll('-', '').slice(0, 16);
-  return { stream: `WARDEN_TEST_${id}`, subjectPrefix: `warden-test.${id}` };
-}
-
-async function deleteStreams(url: string, streams: readonly string[]): Promise<void> {
-  if (streams.length === 0) return;
-  const nc = await connect({ servers: url });
-  try {
-    const jsm = await jetstreamManager(nc);
-    for (const stream of streams) await jsm.streams.delete(stream).catch(() => false);
-  } finally {
-    await nc.close();
-  }
-}
 
 describeDispatcherConformance('in-process', ({ ackWaitMs }) =>
   Promise.resolve(new InProcessDispatcher({ ackWaitMs })),
@@ -143,53 +124,6 @@ describe('JetStream glob translation', () => {
       assert.notEqual(topicProblem(topic), null, topic);
   });
 });
-
-/** A nats-server of this test's own, restartable on the same port and store directory. */
-class OwnNatsServer {
-  private child: ChildProcess | null = null;
-  private constructor(
-    readonly port: number,
-    private readonly storeDir: string,
-  ) {}
-
-  static async start(): Promise<OwnNatsServer> {
-    const server = new OwnNatsServer(
-      await closedPort(),
-      mkdtempSync(join(tmpdir(), 'warden-nats-')),
-    );
-    await server.restart();
-    return server;
-  }
-
-  get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
-  }
-
-  async restart(): Promise<void> {
-    const args = ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir];
-    this.child = spawn(NATS_SERVER, args, { stdio: 'ignore' });
-    const deadline = Date.now() + 10_000;
-    while (!(await reachable('127.0.0.1', this.port))) {
-      if (Date.now() > deadline) throw new Error(`nats-server did not start on ${this.port}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-
-  /** Kills the server outright: what it acknowledged must survive that. */
-  async stop(): Promise<void> {
-    const child = this.child;
-    this.child = null;
-    if (child === null || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  async dispose(): Promise<void> {
-    await this.stop();
-    rmSync(this.storeDir, { recursive: true, force: true });
-  }
-}
 
 async function eventually(what: string, check: () => Promise<void>, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -175,9 +175,10 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 7,
     name: 'dispatch: leases, results, outbox, dead letters',
-    // The outbox holds one row per bus job that is QUEUED, written by the same statement batch
-    // that puts the job in that state (write-ops.ts keeps the two in step), so a crash between
-    // commit and publish leaves the row for the relay to publish after the restart.
+    // The outbox holds one row per bus job waiting for a worker (QUEUED or DISPATCHED), written
+    // in the transaction that puts the job in that state (write-ops.ts keeps the two in step), so
+    // a crash between commit and publish, or a queue lost with the process, leaves the row for
+    // the relay to publish after the restart.
     sql: `
       ALTER TABLE jobs ADD COLUMN lease TEXT;
       ALTER TABLE jobs ADD COLUMN lease_expires_at TEXT;

@@ -155,7 +155,15 @@ export class SqliteStore implements Store {
 
   pendingDispatches(limit: number): Promise<readonly JobRecord[]> {
     return this.jobsWhere(
-      'SELECT jobs.* FROM outbox JOIN jobs USING (job_id) ORDER BY outbox.seq LIMIT ?',
+      "SELECT jobs.* FROM outbox JOIN jobs USING (job_id) WHERE jobs.state = 'QUEUED' ORDER BY outbox.seq LIMIT ?",
+      limit,
+    );
+  }
+
+  unleasedDispatches(after: string | null, limit: number): Promise<readonly JobRecord[]> {
+    return this.jobsWhere(
+      "SELECT jobs.* FROM outbox JOIN jobs USING (job_id) WHERE jobs.state = 'DISPATCHED' AND job_id > ? ORDER BY job_id LIMIT ?",
+      after ?? '',
       limit,
     );
   }

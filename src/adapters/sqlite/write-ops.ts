@@ -168,7 +168,10 @@ export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
     return applyPatch(current, patch);
   }
 
-  /** Writes the job's row and keeps its outbox row in step: present iff a bus job is QUEUED. */
+  /**
+   * Writes the job's row and keeps its outbox row in step: present while a bus job waits for a
+   * worker (QUEUED or DISPATCHED), so a dispatch lost with an in-process queue is published again.
+   */
   function writeJob(next: JobRecord, dead?: string): void {
     statements.updateJob.run(toJobRow(next));
     enqueueIfQueued(next);
@@ -178,7 +181,7 @@ export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
   }
 
   function enqueueIfQueued(job: JobRecord): void {
-    if (job.state === 'QUEUED' && job.dispatch === 'bus') {
+    if (job.dispatch === 'bus' && (job.state === 'QUEUED' || job.state === 'DISPATCHED')) {
       statements.enqueue.run(job.job_id, job.updated_at);
     } else {
       statements.dequeue.run(job.job_id);
