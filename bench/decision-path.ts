@@ -91,7 +91,7 @@ const EXPECTED = {
 // Child processes
 // ---------------------------------------------------------------------------------------------
 
-interface Server {
+export interface Server {
   /** `http://127.0.0.1:PORT` */
   readonly url: string;
   readonly pid: number;
@@ -103,7 +103,7 @@ interface Server {
  * Starts `node --import tsx <args>` in the repository root and resolves once it prints a line
  * containing `listening on http://…` on stdout.
  */
-function startServer(name: string, nodeArgs: readonly string[]): Promise<Server> {
+export function startServer(name: string, nodeArgs: readonly string[]): Promise<Server> {
   const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -13,6 +13,7 @@
 import './v8-flags.js';
 import { parseArgs } from 'node:util';
 import * as decisionPath from './decision-path.js';
+import * as endToEnd from './end-to-end.js';
 import { machine } from './machine.js';
 import * as policyEval from './policy-eval.js';
 import * as scanner from './scanner.js';
@@ -61,6 +62,10 @@ const BENCHMARKS: readonly Benchmark[] = [
   {
     name: 'scanner',
     run: () => scanner.report(scanner.run()),
+  },
+  {
+    name: 'end-to-end',
+    run: async () => endToEnd.report(await endToEnd.run()),
   },
 ];
 

@@ -37,19 +37,29 @@ export class OutboxRelay {
 
   /**
    * Publishes what the outbox holds, oldest first. Stops early, keeping the order, when the
-   * dispatcher refuses a publish (the next call retries it). Resolves with the number published.
-   * Callers run one call at a time (main/sweeper.ts).
+   * dispatcher refuses a publish (the next call retries it) or `signal` aborts (between batches).
+   * Resolves with the number published. Callers run one call at a time (main/sweeper.ts).
    */
-  async publishPending(): Promise<number> {
+  async publishPending(signal?: AbortSignal): Promise<number> {
     let published = 0;
-    for (let batch = 0; batch < MAX_BATCHES; batch++) {
+    for (let batch = 0; batch < MAX_BATCHES && signal?.aborted !== true; batch++) {
       const jobs = await this.deps.store.pendingDispatches(BATCH);
+      // Publishes go out one by one, in order; their DISPATCHED writes then share group commits.
+      const recorded: Promise<unknown>[] = [];
+      let refused = false;
       for (const job of jobs) {
         const outcome = await this.publish(job);
-        if (outcome === 'refused') return published;
-        if (outcome === 'published') published++;
+        if (outcome === 'refused') {
+          refused = true;
+          break;
+        }
+        if (outcome !== 'denied') {
+          recorded.push(outcome.recorded);
+          published++;
+        }
       }
-      if (jobs.length < BATCH) return published;
+      await Promise.all(recorded);
+      if (refused || jobs.length < BATCH) return published;
     }
     return published;
   }
@@ -79,7 +89,13 @@ export class OutboxRelay {
     }
   }
 
-  private async publish(job: JobRecord): Promise<'published' | 'denied' | 'refused'> {
+  /**
+   * Publishes one job: 'denied' when its release check failed, 'refused' when the dispatcher
+   * would not take it, else the write that records the dispatch, still under way.
+   */
+  private async publish(
+    job: JobRecord,
+  ): Promise<'denied' | 'refused' | { readonly recorded: Promise<unknown> }> {
     // The last check before the job leaves: a job changed behind the gateway's back is denied.
     if (!(await this.deps.jobs.releaseCheck(job, 'dispatch'))) return 'denied';
     const now = this.deps.clock.now();
@@ -93,7 +109,14 @@ export class OutboxRelay {
     this.deps.metrics.dispatch('published');
     const move = dispatched(job, { actor: 'system', now }, id);
     // Null when a worker leased the job first (it may, as soon as it was published): fine.
-    await this.deps.jobs.transition(job.job_id, move.from, move.patch, move.events, move.guard);
-    return 'published';
+    return {
+      recorded: this.deps.jobs.transition(
+        job.job_id,
+        move.from,
+        move.patch,
+        move.events,
+        move.guard,
+      ),
+    };
   }
 }

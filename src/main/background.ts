@@ -27,12 +27,12 @@ export function startBackground(services: Services, settings: BackgroundSettings
   // the bus being down, retries on the next tick).
   let republished = false;
   const relay = startSweeper(
-    async () => {
+    async (signal) => {
       if (!republished) {
         await services.relay.republishUnleased();
         republished = true;
       }
-      await services.relay.publishPending();
+      await services.relay.publishPending(signal);
     },
     settings.relayMs ?? 1000,
     failed('outbox relay'),

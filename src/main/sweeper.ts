@@ -12,20 +12,22 @@ export interface Sweeper {
 }
 
 export function startSweeper(
-  task: () => Promise<unknown>,
+  /** The signal aborts when the sweeper stops, so a long run can end early. */
+  task: (signal: AbortSignal) => Promise<unknown>,
   intervalMs: number,
   onError: (error: unknown) => void,
 ): Sweeper {
   let running: Promise<void> | null = null;
   let again = false;
   let stopped = false;
+  const stopping = new AbortController();
   const run = (): void => {
     if (stopped) return;
     if (running !== null) {
       again = true;
       return;
     }
-    running = task()
+    running = task(stopping.signal)
       .then(
         () => undefined,
         (error: unknown) => {
@@ -47,6 +49,7 @@ export function startSweeper(
     kick: run,
     async stop() {
       stopped = true;
+      stopping.abort();
       clearInterval(timer);
       await running;
     },

@@ -208,7 +208,11 @@ export class SqliteStore implements Store {
     });
   }
 
-  markRetried(jobId: string, retriedAs: string, events: readonly UnsealedEvent[]): Promise<boolean> {
+  markRetried(
+    jobId: string,
+    retriedAs: string,
+    events: readonly UnsealedEvent[],
+  ): Promise<boolean> {
     return this.write({ op: 'markRetried', args: [jobId, retriedAs, events] });
   }
 

@@ -61,6 +61,7 @@ port.on('message', (message: ToWriter) => {
   if (message.kind === 'close') {
     void commits.drained().then(() => {
       db.close();
+      post({ kind: 'closed' });
       port.close();
     });
     return;

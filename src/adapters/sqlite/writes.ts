@@ -87,7 +87,9 @@ export type FromWriter =
       /** Transactions committed so far. */
       readonly transactions: number;
     }
-  | { readonly kind: 'failed'; readonly message: string };
+  | { readonly kind: 'failed'; readonly message: string }
+  /** The writer answered everything and closed its connection; the thread may be ended. */
+  | { readonly kind: 'closed' };
 
 interface Waiting {
   readonly resolve: (value: unknown) => void;
@@ -136,6 +138,12 @@ export function threadWrites(config: WriterConfig): Writes {
   };
 
   worker.on('message', (message: FromWriter) => {
+    if (message.kind === 'closed') {
+      // Nothing is left to lose: end the thread rather than wait for its loop to drain (a thread
+      // started through tsx's loader was seen not to exit on its own under load).
+      void worker.terminate();
+      return;
+    }
     if (message.kind === 'failed') {
       failAll(unavailable(new Error(message.message)));
       return;
