@@ -102,6 +102,8 @@ export async function serveCommand(
       `warden: config ${options.config ?? ''}: notifications: ${notificationsSummary(config)}`,
     );
   }
-  io.out(`warden: listening on ${address} (policy ${options.policy}, store ${options.db.url}, bus ${options.bus.kind === 'memory' ? 'memory' : options.bus.url})`);
+  io.out(
+    `warden: listening on ${address} (policy ${options.policy}, store ${options.db.url}, bus ${options.bus.kind === 'memory' ? 'memory' : options.bus.url})`,
+  );
   return gateway;
 }
