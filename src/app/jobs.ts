@@ -65,6 +65,9 @@ export interface ApprovalObserver {
 
 export const DEFAULT_MAX_PENDING_APPROVALS = 10_000;
 
+/** Reads and tries of a cancel that keeps losing to the job's own progress. */
+const CANCEL_ATTEMPTS = 5;
+
 /** What a dry-run evaluation returns: the decision a submit would get now, nothing recorded. */
 export interface Preview {
   readonly decision: Decision;
@@ -292,41 +295,48 @@ export class JobService {
     }
   }
 
+  /**
+   * Cancels a job that has not finished. A job that moves meanwhile (the relay dispatches it, a
+   * worker leases it) is read again and cancelled from where it is now, a few times at most.
+   */
   async cancel(jobId: string, principal: Principal): Promise<JobRecord> {
-    const job = await this.get(jobId, principal);
-    if (!hasRole(principal, 'admin') && job.principal !== principal.id) {
-      throw new WardenError('WARDEN_FORBIDDEN', 'only the submitter or an admin can cancel a job');
+    for (let attempt = 1; ; attempt++) {
+      const job = await this.get(jobId, principal);
+      if (!hasRole(principal, 'admin') && job.principal !== principal.id) {
+        throw new WardenError(
+          'WARDEN_FORBIDDEN',
+          'only the submitter or an admin can cancel a job',
+        );
+      }
+      if (isTerminal(job.state) || !canTransition(job.state, 'CANCELLED')) {
+        throw new WardenError(
+          'WARDEN_INVALID_STATE',
+          `job ${jobId} is ${job.state} and cannot be cancelled`,
+          { state: job.state },
+        );
+      }
+      const now = this.deps.clock.now();
+      // A running job's lease ends with it: the worker's next heartbeat answers `cancel: true`.
+      const patch: JobPatch = { state: 'CANCELLED', updated_at: now, lease: null };
+      const events = [
+        jobEvent(job, now, principal.id, 'job.state_changed', {
+          from: job.state,
+          to: 'CANCELLED',
+          reason: 'cancelled on request',
+        }),
+      ];
+      const cancelled =
+        job.state === 'APPROVAL_REQUIRED'
+          ? await this.cancelAwaitingApproval(job, patch, events)
+          : await this.transition(jobId, [job.state], patch, events);
+      if (cancelled !== null) return cancelled;
+      if (attempt === CANCEL_ATTEMPTS) {
+        const current = await this.get(jobId, principal);
+        throw new WardenError('WARDEN_INVALID_STATE', `job ${jobId} is now ${current.state}`, {
+          state: current.state,
+        });
+      }
     }
-    if (isTerminal(job.state) || !canTransition(job.state, 'CANCELLED')) {
-      throw new WardenError(
-        'WARDEN_INVALID_STATE',
-        `job ${jobId} is ${job.state} and cannot be cancelled`,
-        {
-          state: job.state,
-        },
-      );
-    }
-    const now = this.deps.clock.now();
-    const patch: JobPatch = { state: 'CANCELLED', updated_at: now };
-    const events = [
-      jobEvent(job, now, principal.id, 'job.state_changed', {
-        from: job.state,
-        to: 'CANCELLED',
-        reason: 'cancelled on request',
-      }),
-    ];
-    const cancelled =
-      job.state === 'APPROVAL_REQUIRED'
-        ? await this.cancelAwaitingApproval(job, patch, events)
-        : await this.transition(jobId, [job.state], patch, events);
-    if (cancelled === null) {
-      // The job moved between the read and the write; report where it is now.
-      const current = await this.get(jobId, principal);
-      throw new WardenError('WARDEN_INVALID_STATE', `job ${jobId} is now ${current.state}`, {
-        state: current.state,
-      });
-    }
-    return cancelled;
   }
 
   /** Cancels a job and withdraws its pending approval in the same write. */

@@ -280,6 +280,33 @@ describe('dispatch over the bus', () => {
   });
 });
 
+describe('cancelling dispatched work', () => {
+  it('cancels a running job; the worker is told at its next heartbeat and cannot report', async () => {
+    const gw = await gateway();
+    const submitted = await submit(gw, { topic: 'job.agent.exec.long' });
+    const jobId = String(submitted['job_id']);
+    await gw.services.relay.publishPending();
+    const [leased] = (await lease(gw)) as [Leased];
+    const cancelled = await post(gw.app, `/api/v1/jobs/${jobId}/cancel`, 'agent-acme', {});
+    assert.equal(cancelled.status, 200);
+    assert.equal(cancelled.body['state'], 'CANCELLED');
+    const beat = await post(gw.app, `/api/v1/jobs/${jobId}/heartbeat`, 'worker-acme', {
+      lease_id: leased.lease_id,
+    });
+    assert.deepEqual(beat.body, {
+      state: 'CANCELLED',
+      cancel: true,
+      lease_expires_at: null,
+      deadline_at: null,
+    });
+    const late = await post(gw.app, `/api/v1/jobs/${jobId}/result`, 'worker-acme', {
+      lease_id: leased.lease_id,
+      status: 'succeeded',
+    });
+    assert.equal(late.status, 409);
+  });
+});
+
 describe('output safety on results', () => {
   it('quarantines an injection for an approver, who releases it; the submitter cannot', async () => {
     const gw = await gateway();
