@@ -33,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
+import { isMain } from './entry.js';
 import { machine } from './machine.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -642,12 +643,7 @@ export function seconds(text: string | undefined, flag: string, fallback: number
   return value;
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  return entry !== undefined && resolve(entry) === fileURLToPath(import.meta.url);
-}
-
-if (isMain()) {
+if (isMain(import.meta.url)) {
   const { values } = parseArgs({
     options: {
       duration: { type: 'string' },

@@ -22,7 +22,8 @@ import { parseArgs } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { createWorker } from '../src/sdk/worker.js';
-import { startServer } from './decision-path.js';
+import { seconds, startServer } from './decision-path.js';
+import { isMain } from './entry.js';
 import { machine } from './machine.js';
 
 const SUBMITTERS = 16;
@@ -177,13 +178,13 @@ export function report(result: EndToEndResult): string {
   return lines.join('\n');
 }
 
-if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+if (isMain(import.meta.url)) {
   const { values } = parseArgs({
     options: { duration: { type: 'string' }, warmup: { type: 'string' } },
   });
   const result = await run({
-    durationSec: Number(values.duration ?? DEFAULT_DURATION_SEC),
-    warmupSec: Number(values.warmup ?? DEFAULT_WARMUP_SEC),
+    durationSec: seconds(values.duration, '--duration', DEFAULT_DURATION_SEC),
+    warmupSec: seconds(values.warmup, '--warmup', DEFAULT_WARMUP_SEC),
   });
   console.log(report(result));
 }

@@ -65,7 +65,17 @@ const BENCHMARKS: readonly Benchmark[] = [
   },
   {
     name: 'end-to-end',
-    run: async () => endToEnd.report(await endToEnd.run()),
+    run: async () =>
+      endToEnd.report(
+        await endToEnd.run({
+          durationSec: decisionPath.seconds(
+            values.duration,
+            '--duration',
+            endToEnd.DEFAULT_DURATION_SEC,
+          ),
+          warmupSec: decisionPath.seconds(values.warmup, '--warmup', endToEnd.DEFAULT_WARMUP_SEC),
+        }),
+      ),
   },
 ];
 

@@ -8,8 +8,6 @@
  */
 // Must stay the first import: works around a V8 crash (see v8-flags.ts).
 import './v8-flags.js';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   getCedarVersion,
   preparsePolicySet,
@@ -18,6 +16,7 @@ import {
 import type { EntityJson, StatefulAuthorizationCall } from '@cedar-policy/cedar-wasm/nodejs';
 import { stringify } from 'yaml';
 import type { JobRequest } from '../src/core/model/request.js';
+import { isMain } from './entry.js';
 import { machine } from './machine.js';
 import { compilePolicy } from '../src/core/policy/index.js';
 import type { CompiledPolicy } from '../src/core/policy/index.js';
@@ -713,12 +712,7 @@ export function report(rows: readonly PolicyEvalRow[]): string {
   ].join('\n');
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  return entry !== undefined && resolve(entry) === fileURLToPath(import.meta.url);
-}
-
-if (isMain()) {
+if (isMain(import.meta.url)) {
   process.stdout.write(`${machine()}\n\n`);
   process.stdout.write(`${report(run())}\n`);
 }

@@ -8,10 +8,9 @@
  *
  * Run alone with `npx tsx bench/scanner.ts`, or via `npx tsx bench/index.ts scanner`.
  */
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { compilePolicy } from '../src/core/policy/index.js';
 import type { CompiledPolicy, OutputVerdict } from '../src/core/policy/index.js';
+import { isMain } from './entry.js';
 import { machine } from './machine.js';
 import { mulberry32 } from '../test/support/prng.js';
 
@@ -224,12 +223,7 @@ export function report(result: ScannerResult): string {
   ].join('\n');
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  return entry !== undefined && resolve(entry) === fileURLToPath(import.meta.url);
-}
-
-if (isMain()) {
+if (isMain(import.meta.url)) {
   process.stdout.write(`${machine()}\n\n`);
   process.stdout.write(`${report(run())}\n`);
 }

@@ -18,6 +18,7 @@ import type { ApprovalRecord, ResolutionDecision } from '../core/approvals/appro
 import type { Sha256, UnsealedEvent } from '../core/audit/chain.js';
 import { WardenError } from '../core/errors.js';
 import type { JobPatch, JobRecord } from '../core/jobs/job.js';
+import { awaitsPublish } from '../core/jobs/job.js';
 import { jobEvent } from '../core/jobs/events.js';
 import { bindingHolds, requestOfJob } from '../core/jobs/job-hash.js';
 import { inTenant, requireRole, tenantFilter } from '../core/model/principal.js';
@@ -303,7 +304,7 @@ export class ApprovalService {
     );
     if (written === null) return null;
     this.deps.changes.notify(record.job_id);
-    if (written.job?.state === 'QUEUED' && written.job.dispatch === 'bus') this.deps.queued?.();
+    if (written.job !== null && awaitsPublish(written.job)) this.deps.queued?.();
     if (record.status !== 'PENDING') {
       this.deps.metrics.approval(record.agent_id, METRIC_STATUS[record.status]);
       this.deps.observer?.resolved(record);

@@ -31,6 +31,7 @@ import type { JobRequest } from '../core/model/request.js';
 import type { Explanation } from '../core/policy/index.js';
 import { DEFAULT_APPROVAL } from '../core/policy/spec.js';
 import type { JobGuard, JobPatch } from '../core/jobs/job.js';
+import { awaitsPublish } from '../core/jobs/job.js';
 import type { Decision } from '../core/model/decision.js';
 import type { Clock } from '../ports/clock.js';
 import type { Ids } from '../ports/ids.js';
@@ -174,7 +175,7 @@ export class JobService {
         throw error;
       });
     if (outcome.kind === 'inserted') {
-      if (outcome.job.state === 'QUEUED' && outcome.job.dispatch === 'bus') this.deps.queued?.();
+      if (awaitsPublish(outcome.job)) this.deps.queued?.();
       if (approval !== undefined && outcome.job.state === 'APPROVAL_REQUIRED') {
         this.deps.metrics?.approval(job.agent_id, 'requested');
         this.deps.approvals?.requested(approval.record, outcome.job);
@@ -241,7 +242,7 @@ export class JobService {
     const updated = await this.deps.store.updateJob(jobId, from, patch, events, guard);
     if (updated !== null) {
       this.deps.changes.notify(jobId);
-      if (updated.state === 'QUEUED' && updated.dispatch === 'bus') this.deps.queued?.();
+      if (awaitsPublish(updated)) this.deps.queued?.();
     }
     return updated;
   }

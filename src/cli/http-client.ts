@@ -1,9 +1,10 @@
 /**
  * A small client for a running gateway's HTTP API (§12), for the CLI verbs that act through the
- * gateway rather than on the store file. Owns the base URL, the bearer key and JSON in and out,
- * and turns every way a call can fail (the error envelope, an unreachable gateway, a reply that is
- * not JSON) into a CliError. Knows nothing about individual endpoints.
+ * gateway rather than on the store file: the SDK's transport (`sdk/http.ts`) without a timeout,
+ * with every way a call can fail (the error envelope, an unreachable gateway, a reply that is not
+ * JSON) turned into a CliError. Knows nothing about individual endpoints.
  */
+import { NOT_JSON, problemOf, WardenApiError, WardenHttp, WardenUnreachable } from '../sdk/http.js';
 import { CliError, EXIT_FAILED, EXIT_USAGE } from './io.js';
 
 export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:8081';
@@ -30,61 +31,50 @@ export interface GatewayClientOptions {
 export type QueryValues = Readonly<Record<string, string | undefined>>;
 
 export class GatewayClient {
-  private readonly base: URL;
-  private readonly key: string | undefined;
+  private readonly http: WardenHttp;
+  private readonly origin: string;
 
   constructor(options: GatewayClientOptions) {
-    this.base = parseGatewayUrl(options.url);
-    this.key = options.key === '' ? undefined : options.key;
+    const url = parseGatewayUrl(options.url);
+    this.origin = url.origin;
+    // No timeout: a CLI call waits as long as the user asked (`--wait`), like curl.
+    this.http = new WardenHttp({ url: url.href, key: options.key, timeoutMs: 0 });
   }
 
   get(path: string, query: QueryValues = {}): Promise<unknown> {
-    return this.send('GET', path, query);
+    const defined = Object.entries(query).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined,
+    );
+    return this.send(this.http.get(path, { query: Object.fromEntries(defined) }));
   }
 
   post(path: string, body?: unknown): Promise<unknown> {
-    return this.send('POST', path, {}, body);
+    return this.send(this.http.post(path, body));
   }
 
-  private async send(
-    method: 'GET' | 'POST',
-    path: string,
-    query: QueryValues,
-    body?: unknown,
-  ): Promise<unknown> {
-    // Appended rather than resolved, so a gateway behind a path prefix keeps its prefix.
-    const url = new URL(`${this.base.href.replace(/\/+$/, '')}${path}`);
-    for (const [name, value] of Object.entries(query))
-      if (value !== undefined) url.searchParams.set(name, value);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.key !== undefined) headers['authorization'] = `Bearer ${this.key}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-
-    let response: Response;
+  /** The SDK transport's two failures, as the CLI reports them (exit 1). */
+  private async send(call: Promise<unknown>): Promise<unknown> {
     try {
-      response = await fetch(url, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
+      return await call;
     } catch (error) {
-      throw new CliError(
-        `cannot reach the gateway at ${this.base.origin}: ${connectionProblem(error)} (is \`warden serve\` running? set --url or WARDEN_URL)`,
-        EXIT_FAILED,
-      );
+      if (error instanceof WardenUnreachable) {
+        throw new CliError(
+          `cannot reach the gateway at ${this.origin}: ${problemOf(error.cause)} (is \`warden serve\` running? set --url or WARDEN_URL)`,
+          EXIT_FAILED,
+        );
+      }
+      if (error instanceof WardenApiError) {
+        if (error.code === NOT_JSON) {
+          throw new CliError(
+            `the gateway at ${this.origin} answered HTTP ${String(error.status)} with a body that is not JSON`,
+            EXIT_FAILED,
+          );
+        }
+        const message = error.message.slice(`${error.code}: `.length);
+        throw new GatewayError(error.code, message, error.status, error.details);
+      }
+      throw error;
     }
-    const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text) as unknown;
-    } catch {
-      throw new CliError(
-        `the gateway at ${this.base.origin} answered HTTP ${response.status} with a body that is not JSON`,
-        EXIT_FAILED,
-      );
-    }
-    if (!response.ok) throw gatewayError(response.status, parsed);
-    return parsed;
   }
 }
 
@@ -101,40 +91,6 @@ function parseGatewayUrl(text: string): URL {
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new CliError(`--url "${text}" must be an http:// or https:// URL`, EXIT_USAGE);
   return url;
-}
-
-/** The envelope's code and message when the body is one (§12), else the bare status. */
-function gatewayError(status: number, body: unknown): GatewayError {
-  const error = isJsonObject(body) ? body['error'] : undefined;
-  if (isJsonObject(error) && typeof error['code'] === 'string') {
-    const message = typeof error['message'] === 'string' ? error['message'] : '';
-    const details = isJsonObject(error['details']) ? error['details'] : {};
-    return new GatewayError(error['code'], message, status, details);
-  }
-  return new GatewayError(
-    `HTTP_${status}`,
-    'the gateway answered without an error envelope',
-    status,
-    {},
-  );
-}
-
-/** Why fetch failed, from undici's `cause` (e.g. ECONNREFUSED), in words a user can act on. */
-function connectionProblem(error: unknown): string {
-  const cause = error instanceof Error ? error.cause : undefined;
-  const code = isJsonObject(cause) && typeof cause['code'] === 'string' ? cause['code'] : undefined;
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'host not found';
-    case 'ETIMEDOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return 'connection timed out';
-    default:
-      return cause instanceof Error ? cause.message : String(error);
-  }
 }
 
 /** A JSON object (not an array, not null), whose fields can be read by name. */

@@ -40,7 +40,7 @@ export interface HttpOptions {
   /** API key sent as `Authorization: Bearer <key>`; absent for a dev-mode gateway. */
   readonly key?: string | undefined;
   readonly fetch?: FetchLike | undefined;
-  /** Default timeout of a call, in ms (default 30 000). */
+  /** Default timeout of a call, in ms (default 30 000; 0: none, the caller bounds its waits). */
   readonly timeoutMs?: number | undefined;
 }
 
@@ -52,6 +52,9 @@ export interface CallOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** The code of a `WardenApiError` for an answer that is not JSON, whatever its status. */
+export const NOT_JSON = 'HTTP_BAD_BODY';
 
 export class WardenHttp {
   private readonly base: string;
@@ -94,9 +97,9 @@ export class WardenHttp {
     if (this.key !== undefined) headers['authorization'] = `Bearer ${this.key}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal =
-      options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]);
+    const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
+    const signals = [timeout, options.signal].filter((s) => s !== undefined);
+    const signal = signals.length <= 1 ? signals[0] : AbortSignal.any(signals);
 
     let text: string;
     let status: number;
@@ -104,7 +107,7 @@ export class WardenHttp {
       const response = await this.fetch(url, {
         method,
         headers,
-        signal,
+        ...(signal === undefined ? {} : { signal }),
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       status = response.status;
@@ -112,7 +115,7 @@ export class WardenHttp {
     } catch (error) {
       // The caller's own abort is not the gateway's fault: surface its reason unchanged.
       if (options.signal?.aborted === true) throw options.signal.reason;
-      if (timeout.aborted) {
+      if (timeout?.aborted === true) {
         throw new WardenUnreachable(
           `the gateway at ${url.origin} did not answer ${method} ${path} within ${String(timeoutMs)} ms`,
           true,
@@ -126,11 +129,14 @@ export class WardenHttp {
       );
     }
     const parsed = parseJson(text);
-    if (status >= 200 && status < 300) {
-      if (parsed === undefined)
-        throw new WardenApiError(status, 'HTTP_BAD_BODY', 'the answer is not JSON');
-      return parsed as T;
+    if (parsed === undefined) {
+      throw new WardenApiError(
+        status,
+        NOT_JSON,
+        `HTTP ${String(status)} with a body that is not JSON`,
+      );
     }
+    if (status >= 200 && status < 300) return parsed as T;
     throw apiError(status, parsed);
   }
 }
@@ -161,10 +167,25 @@ function apiError(status: number, body: unknown): WardenApiError {
   return new WardenApiError(status, `HTTP_${String(status)}`, 'no error envelope in the answer');
 }
 
-/** undici puts the socket error (ECONNREFUSED, ...) in `cause`. */
-function problemOf(error: unknown): string {
+/**
+ * Why fetch failed, from undici's `cause` (ECONNREFUSED, ...), in words a user can act on.
+ * Exported for the CLI, which words its own messages around it.
+ */
+export function problemOf(error: unknown): string {
   const cause = error instanceof Error ? error.cause : undefined;
-  if (isObject(cause) && typeof cause['code'] === 'string') return cause['code'];
-  if (cause instanceof Error) return cause.message;
-  return error instanceof Error ? error.message : String(error);
+  const code = isObject(cause) && typeof cause['code'] === 'string' ? cause['code'] : undefined;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host not found';
+    case 'ETIMEDOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'connection timed out';
+    default:
+      if (code !== undefined) return code;
+      if (cause instanceof Error) return cause.message;
+      return error instanceof Error ? error.message : String(error);
+  }
 }

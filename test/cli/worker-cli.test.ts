@@ -8,9 +8,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { as, testGateway, tokenAuthenticator } from '../support/http-server.js';
 import type { TestGateway } from '../support/http-server.js';
-import { WORKER_POLICY } from '../support/work-policy.js';
+import { listeningWorkGateway, submitAs, terminalJob } from '../support/work-policy.js';
 import { alive, eventually, startTsx } from '../support/worker-process.js';
 import type { RunningChild } from '../support/worker-process.js';
 
@@ -55,34 +54,13 @@ describe('warden worker', () => {
   let url: string;
   const dir = mkdtempSync(join(tmpdir(), 'warden-worker-cli-'));
 
-  async function submit(payload: unknown): Promise<string> {
-    const response = await gw.app.inject({
-      method: 'POST',
-      url: '/api/v1/jobs',
-      headers: as('agent-acme'),
-      payload: { topic: 'job.agent.exec.run', tenant_id: 'acme', payload },
-    });
-    assert.equal(response.statusCode, 201, response.body);
-    return response.json<Job>().job_id;
-  }
+  const submit = async (payload: unknown): Promise<string> =>
+    (await submitAs<Job>(gw, 'job.agent.exec.run', payload)).job_id;
 
-  async function terminal(jobId: string): Promise<Job> {
-    const response = await gw.app.inject({
-      method: 'GET',
-      url: `/api/v1/jobs/${jobId}?wait_for=terminal&wait=20`,
-      headers: as('agent-acme'),
-    });
-    assert.equal(response.statusCode, 200, response.body);
-    return response.json<Job>();
-  }
+  const terminal = (jobId: string): Promise<Job> => terminalJob<Job>(gw, jobId);
 
   before(async () => {
-    gw = await testGateway({
-      authenticator: tokenAuthenticator,
-      policySource: WORKER_POLICY,
-      backgroundMs: 20,
-    });
-    url = await gw.app.listen({ port: 0, host: '127.0.0.1' });
+    ({ gw, url } = await listeningWorkGateway());
     worker = startTsx(
       [
         'src/cli/main.ts',

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { as, testGateway, tokenAuthenticator } from '../support/http-server.js';
 import type { TestGateway } from '../support/http-server.js';
 
-export const WORK_POLICY = `
+const WORK_POLICY = `
 version: v1
 default_decision: deny
 rules:

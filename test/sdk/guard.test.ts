@@ -14,10 +14,10 @@ import {
   GuardTimeout,
 } from '../../src/sdk/client.js';
 import type { Client } from '../../src/sdk/client.js';
-import { as, testGateway, tokenAuthenticator } from '../support/http-server.js';
+import { as } from '../support/http-server.js';
 import type { TestGateway } from '../support/http-server.js';
 import { closedPort } from '../support/ports.js';
-import { AWS_KEY, WORKER_POLICY } from '../support/work-policy.js';
+import { AWS_KEY, listeningWorkGateway } from '../support/work-policy.js';
 import { eventually } from '../support/worker-process.js';
 
 interface Job {
@@ -32,13 +32,9 @@ describe('guard()', () => {
   let client: Client;
 
   before(async () => {
-    gw = await testGateway({
-      authenticator: tokenAuthenticator,
-      policySource: WORKER_POLICY,
-      backgroundMs: 20,
-    });
-    const url = await gw.app.listen({ port: 0, host: '127.0.0.1' });
-    client = createClient({ url, key: 'agent-acme' });
+    const started = await listeningWorkGateway();
+    gw = started.gw;
+    client = createClient({ url: started.url, key: 'agent-acme' });
   });
 
   async function jobs(topic: string): Promise<Job[]> {

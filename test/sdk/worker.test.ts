@@ -9,9 +9,9 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { as, testGateway, tokenAuthenticator } from '../support/http-server.js';
+import { as } from '../support/http-server.js';
 import type { TestGateway } from '../support/http-server.js';
-import { WORKER_POLICY } from '../support/work-policy.js';
+import { listeningWorkGateway, submitAs, terminalJob } from '../support/work-policy.js';
 import { eventually, startTsx } from '../support/worker-process.js';
 import type { RunningChild } from '../support/worker-process.js';
 
@@ -43,35 +43,17 @@ describe('an SDK worker process', () => {
       : [];
 
   async function submit(payload: unknown): Promise<string> {
-    const response = await gw.app.inject({
-      method: 'POST',
-      url: '/api/v1/jobs',
-      headers: as('agent-acme'),
-      payload: { topic: 'job.agent.exec.task', tenant_id: 'acme', payload },
-    });
-    assert.equal(response.statusCode, 201, response.body);
-    const body = response.json<Job>();
+    const body = await submitAs<Job>(gw, 'job.agent.exec.task', payload);
     assert.equal(body.state, 'QUEUED');
     return body.job_id;
   }
 
-  async function terminal(jobId: string): Promise<Job> {
-    const response = await gw.app.inject({
-      method: 'GET',
-      url: `/api/v1/jobs/${jobId}?wait_for=terminal&wait=20`,
-      headers: as('agent-acme'),
-    });
-    assert.equal(response.statusCode, 200, response.body);
-    return response.json<Job>();
-  }
+  const terminal = (jobId: string): Promise<Job> => terminalJob<Job>(gw, jobId);
 
   before(async () => {
-    gw = await testGateway({
-      authenticator: tokenAuthenticator,
-      policySource: WORKER_POLICY,
-      backgroundMs: 20,
-    });
-    const url = await gw.app.listen({ port: 0, host: '127.0.0.1' });
+    const started = await listeningWorkGateway();
+    gw = started.gw;
+    const url = started.url;
     worker = startTsx(['test/support/sdk-worker.ts'], {
       WARDEN_URL: url,
       WARDEN_KEY: 'worker-acme',

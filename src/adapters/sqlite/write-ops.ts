@@ -15,7 +15,7 @@ import type { JobState } from '../../core/jobs/states.js';
 import type { AgentRecord } from '../../core/model/agent-profile.js';
 import type { ApiKeyRecord } from '../../core/model/api-key.js';
 import type { NewPolicyActivation, PolicyActivation } from '../../core/model/policy-activation.js';
-import { applyPatch } from '../../core/jobs/job.js';
+import { applyPatch, awaitsWorker } from '../../core/jobs/job.js';
 import type { ApprovalUpdate, InsertOutcome, JobGuard, NewApproval } from '../../ports/store.js';
 import { fromJobRow, fromKeyRow, toApprovalRow, toJobRow } from './rows.js';
 import type { ApprovalRow, AuditRow, JobRow, KeyRow } from './rows.js';
@@ -181,7 +181,7 @@ export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
   }
 
   function enqueueIfQueued(job: JobRecord): void {
-    if (job.dispatch === 'bus' && (job.state === 'QUEUED' || job.state === 'DISPATCHED')) {
+    if (awaitsWorker(job)) {
       statements.enqueue.run(job.job_id, job.updated_at);
     } else {
       statements.dequeue.run(job.job_id);
@@ -203,7 +203,7 @@ export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
         }
       }
       statements.insertJob.run(toJobRow(job));
-      if (job.state === 'QUEUED' && job.dispatch === 'bus') {
+      if (awaitsWorker(job)) {
         statements.enqueue.run(job.job_id, job.updated_at);
       }
       if (approval !== undefined) statements.insertApproval.run(toApprovalRow(approval.record));

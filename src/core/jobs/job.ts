@@ -122,3 +122,13 @@ export function applyPatch(job: JobRecord, patch: JobPatch): JobRecord {
     ...(nextResult === undefined ? {} : { result: nextResult }),
   };
 }
+
+/** A bus job cleared to run and not published yet: the outbox relay's next work. */
+export function awaitsPublish(job: Pick<JobRecord, 'dispatch' | 'state'>): boolean {
+  return job.dispatch === 'bus' && job.state === 'QUEUED';
+}
+
+/** A bus job no worker holds yet: it stays in the outbox (§7, ADR 0006). */
+export function awaitsWorker(job: Pick<JobRecord, 'dispatch' | 'state'>): boolean {
+  return job.dispatch === 'bus' && (job.state === 'QUEUED' || job.state === 'DISPATCHED');
+}
