@@ -55,6 +55,9 @@ export function configuredNotifiers(config: ServerConfig): Notifier[] {
   ];
 }
 
+/** How long requests in flight at shutdown may take to finish before their connections close. */
+const SHUTDOWN_GRACE_MS = 2000;
+
 export interface Gateway {
   readonly server: FastifyInstance;
   /** The first admin key, created on the first start outside dev mode; shown once. */
@@ -139,7 +142,14 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       services.changes.close();
       // Before the server: long-polling lease requests answer at once instead of holding it open.
       await services.dispatcher.close();
+      // Fastify closes idle keep-alive connections once, when close starts; a connection whose
+      // request was still in flight then stays open for its keep-alive timeout (72 s) after it
+      // answers. Requests get a grace period to finish, then every connection is closed.
+      const drained = setTimeout(() => {
+        server.server.closeAllConnections();
+      }, SHUTDOWN_GRACE_MS);
       await server.close();
+      clearTimeout(drained);
       // After the server (resolutions while draining are still sent), before the store.
       await services.notifications?.close();
       await store.close();
