@@ -511,10 +511,11 @@ describe('reliability: SIGKILL under load', () => {
       // The final restart: everything acknowledged in every round is still there.
       const gateway = await startGateway(dbPath);
       const check = await verifyAcknowledged(gateway, ledger, cliCount);
-      assert.equal(
-        check.auditCount,
-        cliCount,
-        'the restarted gateway sees the chain the CLI verified',
+      // The chain the CLI verified, intact (checked in verifyAcknowledged), and possibly longer:
+      // at start the gateway dispatches cleared jobs the kill left in the outbox.
+      assert.ok(
+        check.auditCount >= cliCount,
+        `the restarted gateway sees ${check.auditCount} events, fewer than the CLI verified (${cliCount})`,
       );
       t.diagnostic(
         `final restart: verified ${check.jobs} jobs in ${check.traces} traces, ${check.auditCount} audit events`,
