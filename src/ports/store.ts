@@ -7,6 +7,7 @@
  */
 import type { ApprovalRecord, ApprovalStatus } from '../core/approvals/approval.js';
 import type { AuditEvent, UnsealedEvent } from '../core/audit/chain.js';
+import type { AuditCheckpoint } from '../core/audit/checkpoint.js';
 import type { DeadLetter, JobGuard, JobPatch, JobRecord } from '../core/jobs/job.js';
 
 export type { JobGuard } from '../core/jobs/job.js';
@@ -137,6 +138,32 @@ export interface Store {
   appendAudit(events: readonly UnsealedEvent[]): Promise<readonly AuditEvent[]>;
   /** Ascending by seq. */
   queryAudit(query: AuditQuery): Promise<readonly AuditEvent[]>;
+  /** The newest event, or null when the trail is empty. */
+  auditHead(): Promise<AuditEvent | null>;
+  /** Stores a signed checkpoint; one already stored at the same seq is kept as it is. */
+  addCheckpoint(checkpoint: AuditCheckpoint): Promise<void>;
+  /** Ascending by seq, strictly after `after_seq`. */
+  listCheckpoints(query: {
+    readonly after_seq?: number;
+    readonly limit: number;
+  }): Promise<readonly AuditCheckpoint[]>;
+  /** The checkpoint with the highest seq, or null before the first. */
+  latestCheckpoint(): Promise<AuditCheckpoint | null>;
+  /**
+   * Retention: deletes the events up to and including `throughSeq` and the checkpoints before
+   * it, in one transaction; returns how many events went. The checkpoint at `throughSeq` stays
+   * as the anchor the remainder verifies from. Refused (WARDEN_INVALID_STATE, nothing deleted)
+   * unless a checkpoint exists at `throughSeq` and a newer event exists, so the chain always
+   * keeps a head to grow from.
+   */
+  pruneAudit(throughSeq: number): Promise<number>;
+  /** The seq a named reader (e.g. a SIEM forwarder) has consumed through; 0 before its first. */
+  auditCursor(name: string): Promise<number>;
+  /**
+   * Compare-and-set: moves the named cursor from `from` to `to`; false, with nothing written,
+   * when it no longer stands at `from` (another reader moved it).
+   */
+  advanceAuditCursor(name: string, from: number, to: number, at: string): Promise<boolean>;
   /** Stores a new key with its audit events. */
   insertKey(key: ApiKeyRecord, events: readonly UnsealedEvent[]): Promise<void>;
   keyByHash(hash: string): Promise<ApiKeyRecord | null>;

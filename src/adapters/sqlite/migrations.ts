@@ -203,4 +203,35 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX dead_letters_tenant ON dead_letters (tenant_id, job_id);
     `,
   },
+  {
+    version: 8,
+    name: 'signed audit checkpoints, retention, forwarding cursors',
+    // Deleting audit rows stays refused, except below the boundary retention pruning moved in
+    // the same transaction; the boundary is always a signed checkpoint, so what remains verifies.
+    sql: `
+      CREATE TABLE audit_checkpoints (
+        seq INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL,
+        at TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        signature TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE audit_pruned (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        through_seq INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO audit_pruned VALUES (1, 0);
+      DROP TRIGGER audit_no_delete;
+      CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        WHEN OLD.seq > (SELECT through_seq FROM audit_pruned WHERE id = 1)
+        BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+
+      CREATE TABLE audit_cursors (
+        name TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

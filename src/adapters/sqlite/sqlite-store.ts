@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import type { AuditEvent, UnsealedEvent } from '../../core/audit/chain.js';
+import type { AuditCheckpoint } from '../../core/audit/checkpoint.js';
 import type { DeadLetter, JobPatch, JobRecord } from '../../core/jobs/job.js';
 import type { JobState } from '../../core/jobs/states.js';
 import type { AgentRecord } from '../../core/model/agent-profile.js';
@@ -254,6 +255,58 @@ export class SqliteStore implements Store {
         ) as AuditRow[]
       ).map(fromAuditRow);
     });
+  }
+
+  auditHead(): Promise<AuditEvent | null> {
+    return this.read(() => {
+      const row = this.statement('SELECT * FROM audit ORDER BY seq DESC LIMIT 1').get() as
+        AuditRow | undefined;
+      return row === undefined ? null : fromAuditRow(row);
+    });
+  }
+
+  addCheckpoint(checkpoint: AuditCheckpoint): Promise<void> {
+    return this.write({ op: 'addCheckpoint', args: [checkpoint] });
+  }
+
+  listCheckpoints(query: {
+    readonly after_seq?: number;
+    readonly limit: number;
+  }): Promise<readonly AuditCheckpoint[]> {
+    return this.read(
+      () =>
+        this.statement(
+          'SELECT seq, hash, at, key_id, signature FROM audit_checkpoints WHERE seq > ? ORDER BY seq LIMIT ?',
+        ).all(query.after_seq ?? 0, query.limit) as AuditCheckpoint[],
+    );
+  }
+
+  latestCheckpoint(): Promise<AuditCheckpoint | null> {
+    return this.read(
+      () =>
+        (this.statement(
+          'SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1',
+        ).get() as AuditCheckpoint | undefined) ?? null,
+    );
+  }
+
+  pruneAudit(throughSeq: number): Promise<number> {
+    return this.write({ op: 'pruneAudit', args: [throughSeq] });
+  }
+
+  auditCursor(name: string): Promise<number> {
+    return this.read(
+      () =>
+        (
+          this.statement('SELECT seq FROM audit_cursors WHERE name = ?').get(name) as
+            | { seq: number }
+            | undefined
+        )?.seq ?? 0,
+    );
+  }
+
+  advanceAuditCursor(name: string, from: number, to: number, at: string): Promise<boolean> {
+    return this.write({ op: 'advanceAuditCursor', args: [name, from, to, at] });
   }
 
   insertKey(key: ApiKeyRecord, events: readonly UnsealedEvent[]): Promise<void> {

@@ -10,6 +10,8 @@ import type { Database as Db } from 'better-sqlite3';
 import type { ApprovalRecord } from '../../core/approvals/approval.js';
 import { sealEvents } from '../../core/audit/chain.js';
 import type { AuditEvent, Sha256, UnsealedEvent } from '../../core/audit/chain.js';
+import type { AuditCheckpoint } from '../../core/audit/checkpoint.js';
+import { WardenError } from '../../core/errors.js';
 import type { JobPatch, JobRecord } from '../../core/jobs/job.js';
 import type { JobState } from '../../core/jobs/states.js';
 import type { AgentRecord } from '../../core/model/agent-profile.js';
@@ -39,6 +41,9 @@ export interface WriteOps {
     events: readonly UnsealedEvent[],
   ) => boolean;
   readonly appendAudit: (events: readonly UnsealedEvent[]) => AuditEvent[];
+  readonly addCheckpoint: (checkpoint: AuditCheckpoint) => void;
+  readonly pruneAudit: (throughSeq: number) => number;
+  readonly advanceAuditCursor: (name: string, from: number, to: number, at: string) => boolean;
   readonly insertKey: (key: ApiKeyRecord, events: readonly UnsealedEvent[]) => void;
   readonly revokeKey: (
     id: string,
@@ -110,6 +115,23 @@ export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
     insertAudit: db.prepare<AuditRow>(
       `INSERT INTO audit VALUES (@seq, @at, @type, @tenant_id, @trace_id, @job_id, @actor, @data,
         @prev_hash, @hash)`,
+    ),
+    insertCheckpoint: db.prepare<AuditCheckpoint>(
+      `INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature)
+        VALUES (@seq, @hash, @at, @key_id, @signature) ON CONFLICT (seq) DO NOTHING`,
+    ),
+    checkpointAt: db.prepare<[number], { seq: number }>(
+      'SELECT seq FROM audit_checkpoints WHERE seq = ?',
+    ),
+    movePruned: db.prepare<[number]>(
+      'UPDATE audit_pruned SET through_seq = max(through_seq, ?) WHERE id = 1',
+    ),
+    pruneEvents: db.prepare<[number]>('DELETE FROM audit WHERE seq <= ?'),
+    pruneCheckpoints: db.prepare<[number]>('DELETE FROM audit_checkpoints WHERE seq < ?'),
+    cursor: db.prepare<[string], { seq: number }>('SELECT seq FROM audit_cursors WHERE name = ?'),
+    setCursor: db.prepare<[string, number, string]>(
+      `INSERT INTO audit_cursors (name, seq, updated_at) VALUES (?, ?, ?)
+        ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`,
     ),
     insertKey: db.prepare(
       'INSERT INTO api_keys VALUES (@id, @hash, @name, @tenant, @roles, @created_at, @created_by, @revoked_at)',
@@ -244,6 +266,36 @@ export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
     },
 
     appendAudit: append,
+
+    addCheckpoint(checkpoint) {
+      statements.insertCheckpoint.run(checkpoint);
+    },
+
+    pruneAudit(throughSeq) {
+      const head = statements.auditHead.get();
+      if (statements.checkpointAt.get(throughSeq) === undefined) {
+        throw new WardenError(
+          'WARDEN_INVALID_STATE',
+          `audit pruning stops at a signed checkpoint; there is none at seq ${String(throughSeq)}`,
+        );
+      }
+      if (head === undefined || head.seq <= throughSeq) {
+        throw new WardenError(
+          'WARDEN_INVALID_STATE',
+          'audit pruning keeps the newest event, so the chain has a head to grow from',
+        );
+      }
+      statements.movePruned.run(throughSeq);
+      const { changes } = statements.pruneEvents.run(throughSeq);
+      statements.pruneCheckpoints.run(throughSeq);
+      return changes;
+    },
+
+    advanceAuditCursor(name, from, to, at) {
+      if ((statements.cursor.get(name)?.seq ?? 0) !== from) return false;
+      statements.setCursor.run(name, to, at);
+      return true;
+    },
 
     insertKey(key, events) {
       statements.insertKey.run({ ...key, roles: JSON.stringify(key.roles) });
