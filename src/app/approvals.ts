@@ -13,6 +13,7 @@ import {
   breakBinding,
   expireApproval,
   resolveApproval,
+  unannouncedApproval,
 } from '../core/approvals/approval.js';
 import type { ApprovalRecord, ResolutionDecision } from '../core/approvals/approval.js';
 import type { Sha256, UnsealedEvent } from '../core/audit/chain.js';
@@ -205,6 +206,27 @@ export class ApprovalService {
     }
     await this.refreshQueueGauges(now);
     return expired;
+  }
+
+  /**
+   * Closes a pending approval that no notifier could announce (notifier fail mode `closed`),
+   * with its job; false when it was no longer pending. Retried on a lost race, as resolve is.
+   */
+  async unannounced(jobId: string, reason: string): Promise<boolean> {
+    const actor = 'system:notifier';
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const record = await this.deps.store.getApproval(jobId);
+      const now = this.deps.clock.now();
+      const next = record === null ? null : unannouncedApproval(record, now, reason);
+      if (next === null) return false;
+      const job = await this.deps.store.getJob(jobId);
+      if (job === null) return false;
+      const written = await this.write(next, job, actor, now, [
+        jobEvent(job, now, actor, 'approval.unannounced', { reason }),
+      ]);
+      if (written !== null) return true;
+    }
+    return false;
   }
 
   private async refreshQueueGauges(now: string): Promise<void> {

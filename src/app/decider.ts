@@ -3,12 +3,16 @@
  * counters), evaluates the active policy and reports the outcome to metrics. Pure evaluation
  * stays in the core; this only fetches and counts.
  */
+import { WardenError } from '../core/errors.js';
 import type { Decision } from '../core/model/decision.js';
 import type { AgentProfile, EvaluationFacts, JobRequest } from '../core/model/request.js';
 import { UNKNOWN_AGENT } from '../core/model/request.js';
 import type { CompiledPolicy, Explanation } from '../core/policy/index.js';
 import type { ThrottleLog, ThrottleWindow } from '../core/throttle/windows.js';
+import { DeadlineExceeded } from '../ports/deadline.js';
+import type { DeadlineRunner } from '../ports/deadline.js';
 import type { Metrics } from '../ports/metrics.js';
+import type { FailOpen } from './fail-open.js';
 
 /** Where the decider finds an agent's profile. */
 export interface AgentProfiles {
@@ -21,6 +25,20 @@ export interface DeciderDeps {
   readonly policy: () => CompiledPolicy;
   readonly throttles: ThrottleLog;
   readonly metrics: Metrics;
+  /** The evaluation deadline (§11); evaluation is not bounded when absent. */
+  readonly deadline?: EvaluationDeadline;
+}
+
+export interface EvaluationDeadline {
+  readonly ms: number;
+  /** Interrupts policies whose conditions can run long (`CompiledPolicy.unboundedCost`). */
+  readonly runner: DeadlineRunner;
+  /** `closed`: a late evaluation is a DENY; `open`: an ALLOW, counted and audited. */
+  readonly failMode: 'closed' | 'open';
+  /** Told about each fail-open of a recorded decision. */
+  readonly failedOpen: (failOpen: FailOpen) => void;
+  /** Milliseconds from an arbitrary origin; `performance.now` in the gateway. */
+  readonly now: () => number;
 }
 
 export interface Decided {
@@ -36,6 +54,7 @@ export interface Decided {
 }
 
 const NOTHING_COUNTED = (): void => undefined;
+const NO_WINDOWS = { windows: [], nowMs: 0 } as const;
 
 export class Decider {
   constructor(private readonly deps: DeciderDeps) {}
@@ -48,8 +67,13 @@ export class Decider {
     // Only recorded decisions are measured: a dry run is not a decision anyone acted on.
     const done = record ? this.deps.metrics.decisionStarted() : null;
     const policy = this.deps.policy();
-    const { facts, windows, nowMs } = await this.facts(policy, request, now);
-    const decision = policy.evaluate(request, facts);
+    const agent = await this.agentProfile(request);
+    const evaluated = this.bounded(policy, () => {
+      const { facts, windows, nowMs } = this.facts(policy, request, now, agent);
+      return { facts, windows, nowMs, decision: policy.evaluate(request, facts) };
+    });
+    const { windows, nowMs } = evaluated ?? NO_WINDOWS;
+    const decision = evaluated?.decision ?? this.lateDecision(policy, request, record);
     let uncount = NOTHING_COUNTED;
     if (done !== null) {
       if (decision.type !== 'THROTTLE' && windows.length > 0) {
@@ -66,22 +90,76 @@ export class Decider {
           decision.rule_id === null ? null : (policy.rule(decision.rule_id)?.severity ?? null),
       });
     }
-    return { decision, policy, agent: facts.agent ?? UNKNOWN_AGENT, uncount };
+    return { decision, policy, agent, uncount };
   }
 
   /** Every rule with why it matched or not, under the same facts a submit would see now. */
   async explain(request: JobRequest, now: string): Promise<Explanation> {
     const policy = this.deps.policy();
-    const { facts } = await this.facts(policy, request, now);
-    return policy.explain(request, facts);
+    const agent = await this.agentProfile(request);
+    const explained = this.bounded(policy, () =>
+      policy.explain(request, this.facts(policy, request, now, agent).facts),
+    );
+    if (explained === null) {
+      throw new WardenError(
+        'WARDEN_VALIDATION',
+        `explaining this request exceeded the ${String(this.deps.deadline?.ms)} ms evaluation deadline`,
+      );
+    }
+    return explained;
   }
 
-  private async facts(
+  /**
+   * Runs the policy's synchronous part within the deadline: under the watchdog when its
+   * conditions can run long, else measured afterwards (a bounded evaluation that still took too
+   * long gets the same answer as one cut off). Null when the deadline passed.
+   */
+  private bounded<T>(policy: CompiledPolicy, work: () => T): T | null {
+    const deadline = this.deps.deadline;
+    if (deadline === undefined) return work();
+    const started = deadline.now();
+    try {
+      const result = policy.unboundedCost ? deadline.runner.within(deadline.ms, work) : work();
+      return deadline.now() - started > deadline.ms ? null : result;
+    } catch (error) {
+      if (error instanceof DeadlineExceeded) return null;
+      throw error;
+    }
+  }
+
+  /** The decision when evaluation ran out of time: the fail mode decides, with the reason. */
+  private lateDecision(policy: CompiledPolicy, request: JobRequest, record: boolean): Decision {
+    const deadline = this.deps.deadline;
+    const ms = String(deadline?.ms);
+    const open = deadline?.failMode === 'open';
+    if (open && record) {
+      deadline.failedOpen({
+        component: 'evaluation',
+        reason: `policy evaluation exceeded its ${ms} ms deadline for ${request.topic}`,
+        ...(request.tenant_id === undefined ? {} : { tenant_id: request.tenant_id }),
+      });
+    }
+    return {
+      type: open ? 'ALLOW' : 'DENY',
+      rule_id: null,
+      reason: open
+        ? `policy evaluation exceeded its ${ms} ms deadline; allowed because the evaluation fail mode is open`
+        : `policy evaluation exceeded its ${ms} ms deadline; denied because the evaluation fail mode is closed`,
+      policy_snapshot: policy.snapshot,
+      constraints: {},
+      matched_rules: [],
+      retry_after_sec: null,
+      diagnostics: [],
+    };
+  }
+
+  private facts(
     policy: CompiledPolicy,
     request: JobRequest,
     now: string,
-  ): Promise<{ facts: EvaluationFacts; windows: readonly ThrottleWindow[]; nowMs: number }> {
-    const base: EvaluationFacts = { now, agent: await this.agentProfile(request) };
+    agent: AgentProfile,
+  ): { facts: EvaluationFacts; windows: readonly ThrottleWindow[]; nowMs: number } {
+    const base: EvaluationFacts = { now, agent };
     const windows = policy.throttleWindows(request, base);
     if (windows.length === 0) return { facts: base, windows, nowMs: 0 };
     const nowMs = Date.parse(now);

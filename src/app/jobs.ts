@@ -38,6 +38,7 @@ import type { Ids } from '../ports/ids.js';
 import type { Metrics } from '../ports/metrics.js';
 import type { NewApproval, Store } from '../ports/store.js';
 import type { Decider } from './decider.js';
+import type { FailOpen } from './fail-open.js';
 import type { JobChanges } from './job-changes.js';
 
 export interface JobServiceDeps {
@@ -54,6 +55,11 @@ export interface JobServiceDeps {
   readonly maxPendingApprovals?: number;
   /** Told, after the commit, whenever a bus job became QUEUED (wakes the outbox relay). */
   readonly queued?: () => void;
+  /**
+   * Store fail mode `open` (§11): an inline job the policy allows is answered, unrecorded, when
+   * the store cannot take it, and this is told. Absent: closed (503, nothing released).
+   */
+  readonly storeFailedOpen?: (failOpen: FailOpen) => void;
 }
 
 /** Told about approvals after their commit (notifications). */
@@ -65,6 +71,20 @@ export interface ApprovalObserver {
 }
 
 export const DEFAULT_MAX_PENDING_APPROVALS = 10_000;
+
+/**
+ * What store fail mode `open` may let through: only an inline job the policy allowed, since the
+ * agent runs it itself. A bus job cannot be dispatched without the outbox, a held job cannot
+ * wait without its approval record, and a denial stays a denial.
+ */
+function mayRunUnrecorded(job: JobRecord, error: unknown): boolean {
+  return (
+    error instanceof WardenError &&
+    error.code === 'WARDEN_STORE_UNAVAILABLE' &&
+    job.dispatch === 'inline' &&
+    (job.decision.type === 'ALLOW' || job.decision.type === 'ALLOW_WITH_CONSTRAINTS')
+  );
+}
 
 /** Reads and tries of a cancel that keeps losing to the job's own progress. */
 const CANCEL_ATTEMPTS = 5;
@@ -83,6 +103,8 @@ export interface SubmitResult {
   /** False when an idempotent replay returned the job created earlier. */
   readonly created: boolean;
   readonly job: JobRecord;
+  /** Set when the store was down and its fail mode let the decision through unrecorded. */
+  readonly fail_open?: 'store';
 }
 
 export interface JobPage {
@@ -168,12 +190,22 @@ export class JobService {
     approval: NewApproval | undefined,
     uncount: () => void,
   ): Promise<SubmitResult> {
-    const outcome = await this.deps.store
-      .insertJob(job, events, approval)
-      .catch((error: unknown) => {
-        uncount();
-        throw error;
+    let outcome;
+    try {
+      outcome = await this.deps.store.insertJob(job, events, approval);
+    } catch (error) {
+      uncount();
+      const failedOpen = this.deps.storeFailedOpen;
+      if (failedOpen === undefined || !mayRunUnrecorded(job, error)) throw error;
+      failedOpen({
+        component: 'store',
+        reason: `the store could not record inline job ${job.job_id} (${job.topic}): ${(error as Error).message}`,
+        tenant_id: job.tenant_id,
+        // No job id: the job was never stored; the trace still finds the event.
+        trace_id: job.trace_id,
       });
+      return { created: true, job, fail_open: 'store' };
+    }
     if (outcome.kind === 'inserted') {
       if (awaitsPublish(outcome.job)) this.deps.queued?.();
       if (approval !== undefined && outcome.job.state === 'APPROVAL_REQUIRED') {

@@ -50,6 +50,11 @@ export interface NotificationSettings {
   readonly closeDeadlineMs?: number;
   /** Told, in words, about each delivery given up on or refused; counters have every attempt. */
   readonly onFailure?: (message: string) => void;
+  /**
+   * Told when a new approval reached no notifier at all (every channel gave up or refused), so
+   * no approver knows of it; the notifier fail mode decides what happens to it.
+   */
+  readonly onUnannounced?: (approval: ApprovalRecord, reason: string) => void;
 }
 
 export interface NotificationsDeps extends NotificationSettings {
@@ -88,6 +93,27 @@ interface Delivery {
   readonly notice: () => Promise<ApprovalNotice>;
   /** What it is, for failure reports: `approval.requested for job job_...`. */
   readonly label: string;
+  /** Told once how the delivery ended: delivered, or given up with why. */
+  readonly settled: (failure: string | null) => void;
+}
+
+/**
+ * Whether a notice reached anyone: calls `unannounced` once every channel has ended and none
+ * delivered it.
+ */
+function announcement(
+  channels: number,
+  unannounced: (reason: string) => void,
+): (failure: string | null) => void {
+  let open = channels;
+  let delivered = false;
+  let lastFailure = '';
+  return (failure) => {
+    if (failure === null) delivered = true;
+    else lastFailure = failure;
+    open -= 1;
+    if (open === 0 && !delivered) unannounced(lastFailure);
+  };
 }
 
 export class Notifications implements ApprovalObserver {
@@ -173,18 +199,24 @@ export class Notifications implements ApprovalObserver {
         links: noticeLinks(this.publicUrl, approval.job_id),
       })));
     const label = `${kind} for job ${approval.job_id}`;
+    const onUnannounced = this.deps.onUnannounced;
+    const settled =
+      kind === 'approval.requested' && onUnannounced !== undefined
+        ? announcement(this.deps.notifiers.length, (reason) => {
+            onUnannounced(approval, reason);
+          })
+        : () => undefined;
     for (const notifier of this.deps.notifiers) {
       if (this.inFlight >= this.maxInFlight) {
         this.deps.metrics.notificationFailed(notifier.channel);
-        this.report(
-          `${notifier.channel} notification ${label} refused: ` +
-            `${String(this.maxInFlight)} deliveries already in flight`,
-        );
+        const reason = `${String(this.maxInFlight)} deliveries already in flight`;
+        this.report(`${notifier.channel} notification ${label} refused: ${reason}`);
+        settled(`${notifier.channel}: ${reason}`);
         continue;
       }
       this.inFlight += 1;
       // Even the first attempt waits for a timer, so no notifier code runs inside the caller.
-      this.schedule({ notifier, notice, label }, 1, 0);
+      this.schedule({ notifier, notice, label, settled }, 1, 0);
     }
   }
 
@@ -206,6 +238,7 @@ export class Notifications implements ApprovalObserver {
     try {
       await notifier.deliver(await delivery.notice());
       this.inFlight -= 1;
+      delivery.settled(null);
     } catch (error) {
       this.deps.metrics.notificationFailed(notifier.channel);
       if (attempt < this.retry.attempts && !this.closed) {
@@ -218,6 +251,7 @@ export class Notifications implements ApprovalObserver {
         `${notifier.channel} notification ${delivery.label} failed after ` +
           `${String(attempt)} attempt(s): ${messageOf(error)}`,
       );
+      if (!this.closed) delivery.settled(`${notifier.channel}: ${messageOf(error)}`);
     }
   }
 

@@ -12,6 +12,8 @@ export interface BackgroundSettings {
   readonly workSweepMs?: number;
   /** Outbox retries, e.g. while the bus is down (default 1 s). */
   readonly relayMs?: number;
+  /** Appending fail-opens the audit trail refused at the time (default 1 s). */
+  readonly failOpenAuditMs?: number;
   readonly onError: (task: string, error: unknown) => void;
 }
 
@@ -49,6 +51,12 @@ export function startBackground(services: Services, settings: BackgroundSettings
       () => services.approvals.sweep(),
       settings.approvalSweepMs ?? 1000,
       failed('approval sweep'),
+    ),
+    // Fail-opens whose audit event could not be written then (the trail was what failed).
+    startSweeper(
+      () => services.failOpens.flush(),
+      settings.failOpenAuditMs ?? 1000,
+      failed('fail-open audit'),
     ),
   ];
   return {

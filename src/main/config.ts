@@ -12,7 +12,46 @@ import type { WebhookOptions } from '../adapters/notify/webhook.js';
 import { DEFAULT_PUBLIC_URL, DEFAULT_RETRY } from '../app/notifications.js';
 import type { RetrySettings } from '../app/notifications.js';
 
+/** What a component's failure does to the action (§11): refuse it (`closed`) or let it through. */
+export type FailMode = 'closed' | 'open';
+export const FAIL_MODE_COMPONENTS = ['store', 'audit', 'notifier', 'evaluation'] as const;
+export type FailModeComponent = (typeof FAIL_MODE_COMPONENTS)[number];
+
+export interface FailModes {
+  readonly modes: Readonly<Record<FailModeComponent, FailMode>>;
+  /** The components whose mode the file states; the others are closed by default. */
+  readonly declared: readonly FailModeComponent[];
+}
+
+export const DEFAULT_FAIL_MODES: FailModes = {
+  modes: { store: 'closed', audit: 'closed', notifier: 'closed', evaluation: 'closed' },
+  declared: [],
+};
+
+export interface AuditSettings {
+  /** The Ed25519 key that signs checkpoints; beside the SQLite file when absent. */
+  readonly signingKeyFile?: string;
+  /** Where each checkpoint is also appended, outside the database; beside the key when absent. */
+  readonly checkpointLogFile?: string;
+  readonly checkpointEveryEvents?: number;
+  readonly checkpointEveryMs?: number;
+  /** Events older than this are pruned, at a signed checkpoint (default 400). */
+  readonly retentionDays?: number;
+  /** The SIEM forwarder; off when absent. */
+  readonly forward?: {
+    readonly url: string;
+    readonly headers?: Readonly<Record<string, string>>;
+    readonly batchSize?: number;
+    readonly intervalMs?: number;
+    readonly timeoutMs?: number;
+  };
+}
+
 export interface ServerConfig {
+  readonly failModes: FailModes;
+  /** How long evaluating a policy may take before the evaluation fail mode applies (ms). */
+  readonly evaluationDeadlineMs?: number;
+  readonly audit: AuditSettings;
   readonly approvals: {
     /** Pending approvals a tenant may hold; the gateway's default when absent. */
     readonly maxPendingPerTenant?: number;
@@ -28,6 +67,8 @@ export interface ServerConfig {
 
 /** What the gateway runs with when no file is given: default bounds, no notifiers. */
 export const DEFAULT_SERVER_CONFIG: ServerConfig = {
+  failModes: DEFAULT_FAIL_MODES,
+  audit: {},
   approvals: {},
   notifications: { publicUrl: DEFAULT_PUBLIC_URL, retry: DEFAULT_RETRY, webhooks: [], email: null },
 };
@@ -169,6 +210,87 @@ function approvalsSection(check: Checker, raw: unknown): ServerConfig['approvals
   };
 }
 
+function failModesSection(check: Checker, raw: unknown): FailModes {
+  const map = check.optionalMapping(raw, 'fail_modes', FAIL_MODE_COMPONENTS);
+  if (map === null) return DEFAULT_FAIL_MODES;
+  const modes = { ...DEFAULT_FAIL_MODES.modes };
+  const declared: FailModeComponent[] = [];
+  for (const component of FAIL_MODE_COMPONENTS) {
+    const value = map[component];
+    if (value === undefined) continue;
+    if (value !== 'closed' && value !== 'open') {
+      check.problem(`fail_modes.${component}`, 'must be closed or open');
+      continue;
+    }
+    modes[component] = value;
+    declared.push(component);
+  }
+  return { modes, declared };
+}
+
+function evaluationSection(check: Checker, raw: unknown): number | undefined {
+  const map = check.optionalMapping(raw, 'evaluation', ['deadline_ms']);
+  if (map === null) return undefined;
+  return check.integer(map['deadline_ms'], 'evaluation.deadline_ms', 1, 60_000);
+}
+
+function auditSection(check: Checker, raw: unknown): AuditSettings {
+  const map = check.optionalMapping(raw, 'audit', [
+    'signing_key_file',
+    'checkpoint_log_file',
+    'checkpoint_every_events',
+    'checkpoint_every_ms',
+    'retention_days',
+    'forward',
+  ]);
+  if (map === null) return {};
+  const keyFile = check.string(map['signing_key_file'], 'audit.signing_key_file');
+  const logFile = check.string(map['checkpoint_log_file'], 'audit.checkpoint_log_file');
+  const everyEvents = check.integer(
+    map['checkpoint_every_events'],
+    'audit.checkpoint_every_events',
+    1,
+    10_000_000,
+  );
+  const everyMs = check.integer(map['checkpoint_every_ms'], 'audit.checkpoint_every_ms', 100);
+  const retention = check.integer(map['retention_days'], 'audit.retention_days', 1, 36_500);
+  const forward = forwardSection(check, map['forward']);
+  return {
+    ...(keyFile === undefined ? {} : { signingKeyFile: keyFile }),
+    ...(logFile === undefined ? {} : { checkpointLogFile: logFile }),
+    ...(everyEvents === undefined ? {} : { checkpointEveryEvents: everyEvents }),
+    ...(everyMs === undefined ? {} : { checkpointEveryMs: everyMs }),
+    ...(retention === undefined ? {} : { retentionDays: retention }),
+    ...(forward === undefined ? {} : { forward }),
+  };
+}
+
+function forwardSection(check: Checker, raw: unknown): AuditSettings['forward'] {
+  if (raw === undefined || raw === null) return undefined;
+  const path = 'audit.forward';
+  const map = check.mapping(raw, path, [
+    'url',
+    'headers',
+    'batch_size',
+    'interval_ms',
+    'timeout_ms',
+  ]);
+  if (map === null) return undefined;
+  const url = check.required(check.url(map['url'], `${path}.url`), map['url'], `${path}.url`);
+  const extra = headers(check, map['headers'], `${path}.headers`);
+  const batch = check.integer(map['batch_size'], `${path}.batch_size`, 1, 100_000);
+  const interval = check.integer(map['interval_ms'], `${path}.interval_ms`, 10);
+  const timeout = check.integer(map['timeout_ms'], `${path}.timeout_ms`, 1);
+  if (url === undefined) return undefined;
+  return {
+    url,
+    ...(extra === undefined ? {} : { headers: extra }),
+    ...(batch === undefined ? {} : { batchSize: batch }),
+    ...(interval === undefined ? {} : { intervalMs: interval }),
+    ...(timeout === undefined ? {} : { timeoutMs: timeout }),
+  };
+}
+
 function retrySection(check: Checker, raw: unknown): RetrySettings {
   const path = 'notifications.retry';
   const map = check.optionalMapping(raw, path, ['attempts', 'base_delay_ms']);
@@ -280,8 +402,17 @@ export function parseServerConfig(text: string, file: string): ServerConfig {
     );
   }
   const check = new Checker();
-  const root = check.optionalMapping(doc.toJS() as unknown, '', ['approvals', 'notifications']);
+  const root = check.optionalMapping(doc.toJS() as unknown, '', [
+    'fail_modes',
+    'evaluation',
+    'audit',
+    'approvals',
+    'notifications',
+  ]);
   if (root === null) throw new ConfigError(file, check.problems);
+  const failModes = failModesSection(check, root['fail_modes']);
+  const deadline = evaluationSection(check, root['evaluation']);
+  const audit = auditSection(check, root['audit']);
   const approvals = approvalsSection(check, root['approvals']);
   const section = check.optionalMapping(root['notifications'], 'notifications', [
     'public_url',
@@ -292,6 +423,9 @@ export function parseServerConfig(text: string, file: string): ServerConfig {
   const notes = section ?? {};
   const publicUrl = check.url(notes['public_url'], 'notifications.public_url');
   const config: ServerConfig = {
+    failModes,
+    ...(deadline === undefined ? {} : { evaluationDeadlineMs: deadline }),
+    audit,
     approvals,
     notifications: {
       publicUrl: publicUrl ?? DEFAULT_PUBLIC_URL,

@@ -40,7 +40,12 @@ export interface Metrics {
   notificationFailed(channel: string): void;
   /** A step of dispatch and execution. */
   dispatch(outcome: DispatchOutcome): void;
+  /** A component failed and its fail mode (`open`) let the action through anyway (§11). */
+  failOpen(component: FailOpenComponent): void;
 }
+
+/** The components with a fail mode (§11), for `warden_fail_open_total{component}`. */
+export type FailOpenComponent = 'store' | 'audit' | 'notifier' | 'evaluation';
 
 /** For tests and library use where nothing is exported. */
 export const NO_METRICS: Metrics = {
@@ -50,4 +55,5 @@ export const NO_METRICS: Metrics = {
   approvalQueue: () => undefined,
   notificationFailed: () => undefined,
   dispatch: () => undefined,
+  failOpen: () => undefined,
 };

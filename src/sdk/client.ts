@@ -49,6 +49,8 @@ export interface SubmitAnswer {
   readonly state: JobState;
   readonly job_hash: string;
   readonly decision: Decision;
+  /** The gateway's store was down and its fail mode let this decision through unrecorded. */
+  readonly fail_open?: 'store';
 }
 
 /** The action was not cleared (denied, throttled, rejected, expired, cancelled), or failed output safety. */
@@ -170,6 +172,12 @@ export function createClient(options: ClientOptions): Client {
       const reason = `no decision from the gateway: ${(error as Error).message}`;
       if (failMode === 'closed') throw new GatewayUnavailable(reason, { cause: error });
       options.onFailOpen?.(reason);
+      return fn();
+    }
+    if (submitted.fail_open !== undefined) {
+      // Nothing was recorded, so there is no job to claim or report to: the gateway's decision
+      // (an allow) is all there is, and the gateway counted and will audit the fail-open.
+      options.onFailOpen?.(`the gateway's ${submitted.fail_open} is down and fails open`);
       return fn();
     }
     const jobPath = `/api/v1/jobs/${encodeURIComponent(submitted.job_id)}`;

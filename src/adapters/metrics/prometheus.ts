@@ -96,6 +96,16 @@ export function createPrometheusMetrics(
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  const failOpens = new Counter({
+    name: 'warden_fail_open_total',
+    help: 'Component failures that let an action through because the component fails open',
+    labelNames: ['component'] as const,
+    registers: [registry],
+  });
+  // Every component is exported from the start, so an alert on the rate sees a zero first.
+  for (const component of ['store', 'audit', 'notifier', 'evaluation'] as const) {
+    failOpens.inc({ component }, 0);
+  }
   return {
     registry,
     contentType: registry.contentType,
@@ -137,6 +147,9 @@ export function createPrometheusMetrics(
     },
     dispatch: (outcome) => {
       dispatches.inc({ outcome });
+    },
+    failOpen: (component) => {
+      failOpens.inc({ component });
     },
   };
 }

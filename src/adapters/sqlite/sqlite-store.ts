@@ -42,8 +42,8 @@ import {
 import type { AgentRow, ApprovalRow, AuditRow, DeadLetterRow, JobRow, KeyRow } from './rows.js';
 import { createWriteOps } from './write-ops.js';
 import type { WriteName, WriteRequest, WriteResult } from './write-ops.js';
-import { inlineWrites, threadWrites, unavailable } from './writes.js';
-import type { Writes } from './writes.js';
+import { DropTally, inlineWrites, threadWrites, unavailable } from './writes.js';
+import type { DroppedAudit, Writes } from './writes.js';
 
 export interface SqliteStoreOptions {
   /** File path, or `:memory:` for tests. */
@@ -57,6 +57,13 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
   /** Called for every write that fails; each write carries audit events, so none was appended. */
   readonly onWriteFailure?: () => void;
+  /**
+   * Audit fail mode (§11, default `closed`): whether a write whose audit append fails is refused
+   * (WARDEN_AUDIT_UNAVAILABLE, nothing of it commits) or goes on without its events.
+   */
+  readonly auditFailMode?: 'closed' | 'open';
+  /** Told, after the commit, about each write that went on without its audit events. */
+  readonly onAuditDropped?: (dropped: DroppedAudit) => void;
 }
 
 /** One `WHERE` condition and its parameters; `false` for a filter the query leaves out. */
@@ -106,9 +113,20 @@ export class SqliteStore implements Store {
       agentById: this.db.prepare('SELECT * FROM agents WHERE tenant_id = ? AND agent_id = ?'),
     };
     this.onWriteFailure = options.onWriteFailure ?? (() => undefined);
+    const auditFailOpen = options.auditFailMode === 'open';
+    const onAuditDropped = options.onAuditDropped ?? (() => undefined);
+    const tally = new DropTally();
     this.writes = inMemory
-      ? inlineWrites(this.db, createWriteOps(this.db, nativeSha256))
-      : threadWrites({ path: options.path, synchronous, busyTimeoutMs });
+      ? inlineWrites(
+          this.db,
+          createWriteOps(this.db, nativeSha256, auditFailOpen ? tally.record : null),
+          tally,
+          onAuditDropped,
+        )
+      : threadWrites(
+          { path: options.path, synchronous, busyTimeoutMs, auditFailOpen },
+          onAuditDropped,
+        );
   }
 
   /** Write transactions committed since open: with group commit, fewer than writes. */
@@ -299,8 +317,7 @@ export class SqliteStore implements Store {
       () =>
         (
           this.statement('SELECT seq FROM audit_cursors WHERE name = ?').get(name) as
-            | { seq: number }
-            | undefined
+            { seq: number } | undefined
         )?.seq ?? 0,
     );
   }

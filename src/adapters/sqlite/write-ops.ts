@@ -78,7 +78,18 @@ export function runWrite(ops: WriteOps, request: WriteRequest): unknown {
   return op(...request.args);
 }
 
-export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
+/**
+ * Told when audit events were dropped so their write could go on (audit fail mode `open`); the
+ * write's caller reports it once the write committed. Null for fail mode `closed`: an audit
+ * append that fails fails the whole write with WARDEN_AUDIT_UNAVAILABLE.
+ */
+export type AuditDropped = ((events: number, reason: string) => void) | null;
+
+export function createWriteOps(
+  db: Db,
+  sha256: Sha256,
+  auditDropped: AuditDropped = null,
+): WriteOps {
   const statements = {
     insertJob: db.prepare<JobRow>(
       `INSERT INTO jobs (job_id, tenant_id, topic, agent_id, principal, trace_id, idempotency_key,
@@ -163,13 +174,41 @@ export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
   };
 
   /** Seals events onto the current head, inside the caller's transaction. */
-  function append(events: readonly UnsealedEvent[]): AuditEvent[] {
-    if (events.length === 0) return [];
+  function seal(events: readonly UnsealedEvent[]): AuditEvent[] {
     const sealed = sealEvents(statements.auditHead.get() ?? null, events, sha256);
     for (const event of sealed) {
       statements.insertAudit.run({ ...event, data: JSON.stringify(event.data) });
     }
     return sealed;
+  }
+
+  /**
+   * Appends the write's events. If that fails, the fail mode decides: closed fails the write
+   * (nothing of it commits); open drops the events alone, through a savepoint, and says so.
+   */
+  function append(events: readonly UnsealedEvent[]): AuditEvent[] {
+    if (events.length === 0) return [];
+    if (auditDropped === null) {
+      try {
+        return seal(events);
+      } catch (error) {
+        throw new WardenError(
+          'WARDEN_AUDIT_UNAVAILABLE',
+          `the audit trail cannot be written (${messageOf(error)}); nothing was released`,
+        );
+      }
+    }
+    db.exec('SAVEPOINT audit_append');
+    try {
+      const sealed = seal(events);
+      db.exec('RELEASE audit_append');
+      return sealed;
+    } catch (error) {
+      db.exec('ROLLBACK TO audit_append');
+      db.exec('RELEASE audit_append');
+      auditDropped(events.length, messageOf(error));
+      return [];
+    }
   }
 
   /**
@@ -321,4 +360,8 @@ export function createWriteOps(db: Db, sha256: Sha256): WriteOps {
       return agent;
     },
   };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -6,8 +6,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { nativeSha256 } from '../system/native-sha256.js';
 import { GroupCommit } from './group-commit.js';
-import { createWriteOps, runWrite } from './write-ops.js';
-import { unavailable, writeFailure } from './writes.js';
+import { createWriteOps } from './write-ops.js';
+import { DropTally, unavailable, writeFailure } from './writes.js';
 import type { FromWriter, ToWriter, WriteOutcome, WriterConfig } from './writes.js';
 
 const port = parentPort;
@@ -35,7 +35,8 @@ try {
   throw error;
 }
 
-const ops = createWriteOps(db, nativeSha256);
+const tally = new DropTally();
+const ops = createWriteOps(db, nativeSha256, config.auditFailOpen ? tally.record : null);
 const commits = new GroupCommit(db, unavailable, writeFailure);
 
 /** Answers settled since the last post; sent together, once per turn of the thread's loop. */
@@ -69,10 +70,10 @@ port.on('message', (message: ToWriter) => {
   // Every write joins the next group commit, with those of other messages that arrive first.
   for (const { id, request } of message.writes) {
     commits
-      .submit(() => runWrite(ops, request))
+      .submit(() => tally.run(ops, request))
       .then(
-        (value) => {
-          answer({ id, ok: true, value });
+        ({ value, dropped }) => {
+          answer({ id, ok: true, value, dropped });
         },
         (error: unknown) => {
           answer(failed(id, error));

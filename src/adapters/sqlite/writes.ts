@@ -39,10 +39,43 @@ export function writeFailure(error: unknown): WardenError {
   return error instanceof WardenError ? error : unavailable(error);
 }
 
-export function inlineWrites(db: Db, ops: WriteOps): Writes {
+/** Audit events a write dropped under audit fail mode `open` (see `AuditDropped`). */
+export interface DroppedAudit {
+  readonly events: number;
+  readonly reason: string;
+}
+
+/**
+ * Ties audit drops to the write that made them: reset when a write runs (group commit may run
+ * it twice, fast then isolated), read when it has run, reported only once it committed.
+ */
+export class DropTally {
+  private current: DroppedAudit | null = null;
+
+  readonly record = (events: number, reason: string): void => {
+    this.current = { events: (this.current?.events ?? 0) + events, reason };
+  };
+
+  run(ops: WriteOps, request: WriteRequest): { value: unknown; dropped: DroppedAudit | null } {
+    this.current = null;
+    const value = runWrite(ops, request);
+    return { value, dropped: this.current };
+  }
+}
+
+export function inlineWrites(
+  db: Db,
+  ops: WriteOps,
+  tally: DropTally,
+  onAuditDropped: (dropped: DroppedAudit) => void,
+): Writes {
   const commits = new GroupCommit(db, unavailable, writeFailure);
   return {
-    submit: (request) => commits.submit(() => runWrite(ops, request)),
+    submit: async (request) => {
+      const { value, dropped } = await commits.submit(() => tally.run(ops, request));
+      if (dropped !== null) onAuditDropped(dropped);
+      return value;
+    },
     get transactions() {
       return commits.transactions;
     },
@@ -59,6 +92,8 @@ export interface WriterConfig {
   readonly path: string;
   readonly synchronous: 'NORMAL' | 'FULL';
   readonly busyTimeoutMs: number;
+  /** Audit fail mode `open`: a write whose audit append fails goes on without its events. */
+  readonly auditFailOpen: boolean;
 }
 
 /** Main thread → writer thread. */
@@ -76,7 +111,12 @@ export interface SerializedError {
 }
 
 export type WriteOutcome =
-  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | {
+      readonly id: number;
+      readonly ok: true;
+      readonly value: unknown;
+      readonly dropped: DroppedAudit | null;
+    }
   | { readonly id: number; readonly ok: false; readonly error: SerializedError };
 
 /** Writer thread → main thread. */
@@ -118,7 +158,10 @@ function writerProgram(): string {
  */
 const POST_AT = 8;
 
-export function threadWrites(config: WriterConfig): Writes {
+export function threadWrites(
+  config: WriterConfig,
+  onAuditDropped: (dropped: DroppedAudit) => void,
+): Writes {
   const worker = new Worker(writerProgram(), { eval: true, workerData: config });
   const waiting = new Map<number, Waiting>();
   let outbox: { id: number; request: WriteRequest }[] = [];
@@ -153,8 +196,10 @@ export function threadWrites(config: WriterConfig): Writes {
       const entry = waiting.get(outcome.id);
       if (entry === undefined) continue;
       waiting.delete(outcome.id);
-      if (outcome.ok) entry.resolve(outcome.value);
-      else {
+      if (outcome.ok) {
+        if (outcome.dropped !== null) onAuditDropped(outcome.dropped);
+        entry.resolve(outcome.value);
+      } else {
         const { code, message: text, details } = outcome.error;
         entry.reject(new WardenError(code, text, details));
       }

@@ -237,6 +237,24 @@ export function withdrawApproval(record: ApprovalRecord, at: string): ApprovalRe
   );
 }
 
+/**
+ * The approval closed because no approver could be told about it (notifier fail mode `closed`):
+ * a request nobody knows about must not wait for its deadline as if someone were deciding it.
+ */
+export function unannouncedApproval(
+  record: ApprovalRecord,
+  at: string,
+  reason: string,
+): ApprovalRecord | null {
+  if (record.status !== 'PENDING') return null;
+  return close(
+    { ...record, version: record.version + 1 },
+    'REJECTED',
+    at,
+    `no approver could be notified: ${reason}`,
+  );
+}
+
 function expired(record: ApprovalRecord, at: string): ApprovalRecord {
   return close({ ...record, version: record.version + 1 }, 'EXPIRED', at, 'approval timed out');
 }

@@ -41,6 +41,12 @@ export interface CompiledPolicy {
   /** Snapshot id: SHA-256 of the canonical JSON of the normalised policy. */
   readonly snapshot: string;
   readonly spec: PolicySpec;
+  /**
+   * Whether a condition's cost can grow beyond linear in the request: a comprehension (`all`,
+   * `exists`, `map`, ...) or a scanning function (`re_matches`, `contains_pii`, ...). Such a
+   * policy is evaluated under a hard deadline; one without needs no watchdog.
+   */
+  readonly unboundedCost: boolean;
   /** Pure and synchronous: the same request and facts always give the same decision. */
   evaluate(request: JobRequest, facts?: EvaluationFacts): Decision;
   /** Every rule, in file order, with whether it matched and why not. */
@@ -135,6 +141,7 @@ class Policy implements CompiledPolicy {
   private readonly defaultDecision: Decision;
   private readonly throttled: readonly CompiledRule[];
   private readonly outputRules: OutputRules;
+  readonly unboundedCost: boolean;
 
   constructor(
     readonly spec: PolicySpec,
@@ -154,6 +161,7 @@ class Policy implements CompiledPolicy {
     }));
     this.throttled = this.rules.filter((rule) => rule.spec.throttle !== undefined);
     this.outputRules = new OutputRules(spec.output, conditions);
+    this.unboundedCost = conditions.compiledUnbounded;
     this.index = new RuleIndex(spec.rules.map((rule) => rule.match));
     this.byId = new Map(spec.rules.map((rule) => [rule.id, rule]));
     this.defaultDecision = Object.freeze({

@@ -21,6 +21,20 @@ interface AstNode {
 }
 
 const TIMESTAMP = 'google.protobuf.Timestamp';
+/**
+ * Calls whose cost grows with the request beyond one pass: comprehensions (nested, they
+ * multiply) and scanners over arbitrary text.
+ */
+const UNBOUNDED_CALLS = [
+  'all',
+  'exists',
+  'exists_one',
+  'map',
+  'filter',
+  're_matches',
+  'contains_pii',
+  'contains_secret',
+] as const;
 const CACHE_LIMIT = 1024;
 const WEEKDAYS: Readonly<Record<string, number>> = {
   Mon: 1,
@@ -114,9 +128,16 @@ export class ConditionCompiler {
     }
   }
 
+  /** Whether an expression compiled so far can cost more than linear in the request. */
+  compiledUnbounded = false;
+
   /** Compiles an expression already accepted by `problem`. */
   compile(expression: string): Condition {
-    return this.env.parse(expression);
+    const parsed = this.env.parse(expression);
+    if (!this.compiledUnbounded && UNBOUNDED_CALLS.some((name) => findCall(parsed.ast, name))) {
+      this.compiledUnbounded = true;
+    }
+    return parsed;
   }
 }
 
