@@ -2,6 +2,7 @@
 import type { AgentService } from './agents.js';
 import type { ApprovalService } from './approvals.js';
 import type { AuditService } from './audit.js';
+import type { GovernanceChecklist } from './checklist.js';
 import type { DeadLetterService } from './dead-letters.js';
 import type { JobService } from './jobs.js';
 import type { KeyService } from './keys.js';
@@ -17,4 +18,5 @@ export interface AppServices {
   readonly agents: AgentService;
   readonly work: WorkService;
   readonly deadLetters: DeadLetterService;
+  readonly checklist: GovernanceChecklist;
 }

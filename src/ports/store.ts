@@ -194,6 +194,14 @@ export interface Store {
   dueApprovals(at: string, limit: number): Promise<readonly ApprovalRecord[]>;
   /** Depth and age of the pending queue, across tenants. */
   approvalQueue(): Promise<ApprovalQueueStats>;
+  /** The tenant holding the most pending approvals, or null when none is pending. */
+  busiestApprovalQueue(): Promise<{ readonly tenant_id: string; readonly pending: number } | null>;
+  /**
+   * Jobs created at or after `since` that reached a worker (dispatched, running or finished)
+   * without an audited decision that let them: no `job.decided` event, or one that did not
+   * allow the job and no approval that did. Empty on a healthy gateway (governance checklist).
+   */
+  dispatchedWithoutDecision(since: string, limit: number): Promise<readonly string[]>;
   /**
    * Compare-and-set on an approval (and optionally its job), with events, in one transaction.
    * Null, with nothing written, when either no longer matches.

@@ -275,6 +275,33 @@ export class SqliteStore implements Store {
     });
   }
 
+  busiestApprovalQueue(): Promise<{ tenant_id: string; pending: number } | null> {
+    return this.read(
+      () =>
+        (this.statement(
+          'SELECT tenant_id, pending FROM approvals_pending WHERE pending > 0 ORDER BY pending DESC LIMIT 1',
+        ).get() as { tenant_id: string; pending: number } | undefined) ?? null,
+    );
+  }
+
+  dispatchedWithoutDecision(since: string, limit: number): Promise<readonly string[]> {
+    return this.read(() =>
+      (
+        this.statement(
+          `SELECT j.job_id FROM jobs j
+            WHERE j.state IN ('DISPATCHED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'QUARANTINED')
+              AND j.created_at >= ?
+              AND NOT EXISTS (
+                SELECT 1 FROM audit a WHERE a.job_id = j.job_id AND a.type = 'job.decided' AND (
+                  json_extract(a.data, '$.decision.type') IN ('ALLOW', 'ALLOW_WITH_CONSTRAINTS')
+                  OR (json_extract(a.data, '$.decision.type') = 'REQUIRE_APPROVAL' AND EXISTS (
+                    SELECT 1 FROM approvals p WHERE p.job_id = j.job_id AND p.status = 'APPROVED'))))
+            ORDER BY j.job_id LIMIT ?`,
+        ).all(since, limit) as { job_id: string }[]
+      ).map((row) => row.job_id),
+    );
+  }
+
   auditHead(): Promise<AuditEvent | null> {
     return this.read(() => {
       const row = this.statement('SELECT * FROM audit ORDER BY seq DESC LIMIT 1').get() as
