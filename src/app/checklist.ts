@@ -13,7 +13,7 @@
  *    decision's trace returns its timeline.
  */
 import type { Principal } from '../core/model/principal.js';
-import { requireRole } from '../core/model/principal.js';
+import { inTenant, requireRole } from '../core/model/principal.js';
 import type { Clock } from '../ports/clock.js';
 import type { FailOpenComponent } from '../ports/metrics.js';
 import type { Store } from '../ports/store.js';
@@ -59,7 +59,11 @@ export interface ChecklistDeps {
 const SAMPLE = 5;
 const SCAN_LIMIT = 1000;
 const DEFAULT_EXPIRY_GRACE_MS = 60_000;
-/** The checks read everything, whoever asks. */
+/**
+ * The checks read everything, whoever asks: pass or fail is the gateway's. The details name a
+ * job, trace or tenant only to a key that may see that tenant (§11: a key never reads another
+ * tenant's jobs, approvals or audit); the counts in them are the public `/metrics` gauges.
+ */
 const CHECKER: Principal = { id: 'system:checklist', tenant: '*', roles: ['auditor'] };
 
 export class GovernanceChecklist {
@@ -68,10 +72,10 @@ export class GovernanceChecklist {
   async run(principal: Principal): Promise<ChecklistReport> {
     requireRole(principal, 'auditor', 'admin');
     const checks = [
-      await this.policyOnEveryDispatch(),
-      await this.approvalQueueBounded(),
+      await this.policyOnEveryDispatch(principal),
+      await this.approvalQueueBounded(principal),
       this.failModeExplicit(),
-      await this.auditQueryable(),
+      await this.auditQueryable(principal),
     ];
     return {
       ok: checks.every((check) => check.pass),
@@ -80,7 +84,7 @@ export class GovernanceChecklist {
     };
   }
 
-  private async policyOnEveryDispatch(): Promise<CheckResult> {
+  private async policyOnEveryDispatch(principal: Principal): Promise<CheckResult> {
     const title = 'Every dispatch path calls policy';
     // Jobs older than the oldest kept event lost their decision record to retention, not to a bypass.
     const [oldest] = await this.deps.store.queryAudit({ limit: 1 });
@@ -95,18 +99,20 @@ export class GovernanceChecklist {
       };
     }
     const more = bypassed.length >= SCAN_LIMIT ? ' or more' : '';
+    const shown = await this.visibleJobs(bypassed, principal);
+    const which =
+      shown.length === 0 ? 'none in a tenant this key sees' : `e.g. ${shown.join(', ')}`;
     return {
       id: 'policy_on_every_dispatch',
       title,
       pass: false,
       detail:
         `${String(bypassed.length)}${more} job(s) reached a worker without an audited decision ` +
-        `allowing them, e.g. ${bypassed.slice(0, SAMPLE).join(', ')}: find the path that ` +
-        'dispatches around the gateway',
+        `allowing them, ${which}: find the path that dispatches around the gateway`,
     };
   }
 
-  private async approvalQueueBounded(): Promise<CheckResult> {
+  private async approvalQueueBounded(principal: Principal): Promise<CheckResult> {
     const title = 'Approval queue is bounded and monitored';
     const bound = this.deps.maxPendingApprovals;
     const busiest = await this.deps.store.busiestApprovalQueue();
@@ -115,14 +121,24 @@ export class GovernanceChecklist {
     const stuckBefore = new Date(Date.parse(this.deps.clock.now()) - graceMs).toISOString();
     const stuck = await this.deps.store.dueApprovals(stuckBefore, 1);
     const problems: string[] = [];
-    if (busiest !== null && busiest.pending >= bound) {
+    if (busiest !== null && busiest.pending >= bound && !inTenant(principal, busiest.tenant_id)) {
+      problems.push(
+        `another tenant is at its bound (${String(bound)}) of pending approvals: new ones are ` +
+          'denied until approvers catch up',
+      );
+    } else if (busiest !== null && busiest.pending >= bound) {
       problems.push(
         `tenant ${busiest.tenant_id} holds ${String(busiest.pending)} pending approvals, its bound ` +
           `(${String(bound)}): new ones are denied until approvers catch up`,
       );
     }
     const overdue = stuck[0];
-    if (overdue !== undefined) {
+    if (overdue !== undefined && !inTenant(principal, overdue.tenant_id)) {
+      problems.push(
+        `an approval of another tenant is still pending ${String(Math.round(graceMs / 1000))} s ` +
+          'after its deadline: the expiry sweep is not running',
+      );
+    } else if (overdue !== undefined) {
       problems.push(
         `the approval of job ${overdue.job_id} is still pending ${String(Math.round(graceMs / 1000))} s ` +
           `after its deadline (${overdue.expires_at}): the expiry sweep is not running`,
@@ -161,7 +177,7 @@ export class GovernanceChecklist {
     };
   }
 
-  private async auditQueryable(): Promise<CheckResult> {
+  private async auditQueryable(principal: Principal): Promise<CheckResult> {
     const title = 'Audit data is queryable';
     const verification = await this.deps.audit.verify(CHECKER);
     if (!verification.ok) {
@@ -185,6 +201,16 @@ export class GovernanceChecklist {
       .trace(decided.trace_id, CHECKER)
       .catch(() => ({ events: [] }));
     const found = events.some((e) => e.type === 'job.decided' && e.job_id === decided.job_id);
+    if (!inTenant(principal, decided.tenant_id)) {
+      return {
+        id: 'audit_queryable',
+        title,
+        pass: found,
+        detail: found
+          ? `chain verified (${String(verification.count)} events); the newest decision's trace (another tenant's) returns its timeline`
+          : "the newest decision's trace (another tenant's) does not return the decision",
+      };
+    }
     return {
       id: 'audit_queryable',
       title,
@@ -195,8 +221,23 @@ export class GovernanceChecklist {
     };
   }
 
+  /** Up to SAMPLE of the jobs in a tenant the principal may see. */
+  private async visibleJobs(jobIds: readonly string[], principal: Principal): Promise<string[]> {
+    const shown: string[] = [];
+    for (const jobId of jobIds) {
+      if (shown.length === SAMPLE) break;
+      const job = await this.deps.store.getJob(jobId);
+      if (job !== null && inTenant(principal, job.tenant_id)) shown.push(jobId);
+    }
+    return shown;
+  }
+
   /** The newest `job.decided` event, found from the head backwards in pages. */
-  private async newestDecision(): Promise<{ trace_id: string; job_id: string | null } | null> {
+  private async newestDecision(): Promise<{
+    tenant_id: string;
+    trace_id: string;
+    job_id: string | null;
+  } | null> {
     const head = await this.deps.store.auditHead();
     if (head === null) return null;
     const page = 500;

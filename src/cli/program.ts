@@ -4,11 +4,14 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseBusLocation } from '../main/bus-location.js';
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../main/logging.js';
 import { parseStoreLocation } from '../main/store-location.js';
 import type { StoreLocation } from '../main/store-location.js';
 import { approvalsListCommand, approvalsResolveCommand } from './approval-commands.js';
 import type { ApprovalsListOptions, ResolveOptions } from './approval-commands.js';
-import { auditExportCommand, auditVerifyCommand } from './audit-commands.js';
+import { auditExportCommand, auditPublicKeyCommand, auditVerifyCommand } from './audit-commands.js';
+import type { AuditVerifyOptions } from './audit-commands.js';
+import type { AuditExportOptions } from './audit-export.js';
 import { DEFAULT_GATEWAY_URL } from './http-client.js';
 import {
   jobsCancelCommand,
@@ -17,6 +20,7 @@ import {
   jobsSubmitCommand,
 } from './job-commands.js';
 import type { GatewayOptions, GetOptions, ListOptions, SubmitOptions } from './job-commands.js';
+import { doctorCommand } from './doctor-command.js';
 import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './key-commands.js';
 import { serveCommand } from './serve-command.js';
 import { workerCommand } from './worker-command.js';
@@ -153,20 +157,54 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
   const audit = program.command('audit').description('verify and export the audit trail');
   audit
     .command('verify')
-    .description('check the hash chain; prints the first bad sequence number, exit 1 if broken')
+    .description(
+      'check the hash chain and its signed checkpoints; prints the first bad sequence number, ' +
+        'exit 1 if broken or if checkpoints cannot be checked',
+    )
     .addOption(dbOption())
-    .action(run((options: { db: StoreLocation }) => auditVerifyCommand(io, options)));
+    .addOption(
+      new Option(
+        '--key <file>',
+        'audit signing key whose public half checks the checkpoints (default: audit-signing.key beside the database)',
+      ).conflicts('publicKey'),
+    )
+    .option('--public-key <file>', 'PEM public key to check the checkpoints with')
+    .option(
+      '--checkpoints <file>',
+      'checkpoint witness file (default: audit-checkpoints.jsonl beside the key)',
+    )
+    .option('--skip-checkpoints', 'check the hash chain alone, ignoring signed checkpoints')
+    .action(run((options: AuditVerifyOptions) => auditVerifyCommand(io, options)));
   audit
-    .command('export')
-    .description('write audit events as JSON Lines')
-    .requiredOption('--to <file>', 'output file (.jsonl)')
-    .option('--since <iso>', 'only events at or after this time')
+    .command('public-key')
+    .description("print the audit signing key's public half (PEM), for auditors")
+    .option('--key <file>', 'audit signing key (default: audit-signing.key beside the database)')
     .addOption(dbOption())
     .action(
-      run((options: { db: StoreLocation; to: string; since?: string }) =>
-        auditExportCommand(io, options),
-      ),
+      run((options: { db: StoreLocation; key?: string }) => auditPublicKeyCommand(io, options)),
     );
+  audit
+    .command('export')
+    .description(
+      'write audit events as JSON Lines in seq order (--to), or forward them to a SIEM over ' +
+        'HTTP from a durable cursor until caught up (--forward)',
+    )
+    .option('--to <file>', 'output file (.jsonl), written whole or not at all; - for stdout')
+    .option('--since <iso>', 'only events at or after this time (ISO-8601)')
+    .option('--until <iso>', 'only events before this time (ISO-8601)')
+    .option('--type <type>', 'only events of this type, e.g. job.decided')
+    .option('--tenant <tenant>', 'only events of this tenant')
+    .option('--forward <url>', 'POST batches of JSON Lines to this http(s) URL')
+    .option(
+      '--header <header>',
+      "'Name: value' sent with --forward; repeat for several",
+      repeatable,
+    )
+    .option('--cursor <name>', 'durable cursor --forward resumes from (default: siem)')
+    .option('--batch-size <n>', 'events per --forward request (default 500)')
+    .option('--timeout-ms <n>', 'per --forward request (default 10000)')
+    .addOption(dbOption())
+    .action(run((options: AuditExportOptions) => auditExportCommand(io, options)));
   const keys = program.command('keys').description('manage API keys in the store');
   keys
     .command('create')
@@ -284,6 +322,12 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     )
     .option('--config <file>', 'server config YAML: approval queue bounds and notifications')
     .addOption(busOption())
+    .addOption(
+      new Option('--log-level <level>', 'JSON logs on stdout, secrets redacted; silent: none')
+        .choices(LOG_LEVELS)
+        .env('WARDEN_LOG_LEVEL')
+        .default(DEFAULT_LOG_LEVEL),
+    )
     .action(
       run(async (options: Parameters<typeof serveCommand>[1]) => {
         const gateway = await serveCommand(io, options);
@@ -296,6 +340,14 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
         return 0;
       }),
     );
+  gatewayOptions(
+    program
+      .command('doctor')
+      .description(
+        'the governance checklist of a running gateway: every dispatch calls policy, approval ' +
+          'queue bounded, fail mode explicit, audit queryable and verified; exits 1 if one fails',
+      ),
+  ).action(run((options: GatewayOptions) => doctorCommand(io, options)));
   program
     .command('worker')
     .description(

@@ -3,9 +3,16 @@
  * unless the address is loopback, and announced loudly when on.
  */
 import { isIP } from 'node:net';
+import { AuditKeyError } from '../adapters/system/ed25519-key.js';
 import { ConfigError, loadServerConfig } from '../main/config.js';
 import type { ServerConfig } from '../main/config.js';
 import { startGateway } from '../main/gateway.js';
+import {
+  DEFAULT_LOG_LEVEL,
+  gatewayLoggerOptions,
+  isLogLevel,
+  redactText,
+} from '../main/logging.js';
 import type { BusLocation } from '../main/bus-location.js';
 import type { StoreLocation } from '../main/store-location.js';
 import { CliError, EXIT_USAGE } from './io.js';
@@ -21,6 +28,8 @@ export interface ServeOptions {
   readonly synchronous?: string;
   /** Server config file (YAML): approval queue bounds and notifications. */
   readonly config?: string;
+  /** JSON log level (`--log-level` / `WARDEN_LOG_LEVEL`); `silent` turns the logs off. */
+  readonly logLevel?: string;
 }
 
 /** The config file's settings, or a usage error listing every problem in it. */
@@ -70,21 +79,34 @@ export async function serveCommand(
   ) {
     throw new CliError('--synchronous must be NORMAL or FULL', EXIT_USAGE);
   }
+  const logLevel = options.logLevel ?? DEFAULT_LOG_LEVEL;
+  if (!isLogLevel(logLevel)) {
+    throw new CliError(
+      `--log-level ${logLevel} is not a level: use fatal, error, warn, info, debug, trace or silent`,
+      EXIT_USAGE,
+    );
+  }
   // Read before anything is opened, so a bad file stops the start with every problem listed.
   const config = options.config === undefined ? undefined : serverConfig(options.config);
+  // A signing key that cannot be used (e.g. readable by others) is a usage error, like a bad config.
   const gateway = await startGateway({
     policyFile: options.policy,
     store: options.db,
     bus: options.bus,
     dev,
     ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+    logger: gatewayLoggerOptions({ level: logLevel }),
+    // The human notices below carry the same text as their log lines, so the same masking.
     onPolicyReload: (message) => {
-      io.err(`warden: ${message}`);
+      io.err(`warden: ${redactText(message)}`);
     },
     ...(config === undefined ? {} : { serverConfig: config }),
     onNotificationFailure: (message) => {
-      io.err(`warden: ${message}`);
+      io.err(`warden: ${redactText(message)}`);
     },
+  }).catch((error: unknown) => {
+    if (error instanceof AuditKeyError) throw new CliError(error.message, EXIT_USAGE);
+    throw error;
   });
   const address = await gateway.server.listen({ port, host: options.host });
   if (dev)

@@ -26,6 +26,11 @@ export function installAuthentication(app: FastifyInstance, authenticator: Authe
   });
 }
 
+/** The principal the request authenticated as; undefined on routes that need no key. */
+export function authenticatedAs(request: FastifyRequest): Principal | undefined {
+  return principals.get(request);
+}
+
 export function principalOf(request: FastifyRequest): Principal {
   const principal = principals.get(request);
   if (principal === undefined) throw new WardenError('WARDEN_UNAUTHENTICATED');

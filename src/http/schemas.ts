@@ -24,34 +24,57 @@ export const PageQuery = (cursorMaxLength: number) =>
     { additionalProperties: false },
   );
 
-export const JobSubmitBody = Type.Object(
-  {
-    topic: Type.String({
-      minLength: 1,
-      maxLength: 256,
-      pattern: '^[A-Za-z0-9_.:-]+$',
-      description: 'Dot-separated action name, e.g. job.mcp-bridge.write.update_ticket',
-    }),
-    tenant_id: Type.Optional(TenantId('Tenant; defaults to the key’s tenant (or "default")')),
-    agent_id: Type.Optional(Id('The agent acting; links to its risk profile')),
-    risk_tags: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 }),
-    ),
-    labels: Type.Optional(
-      Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.String({ maxLength: 256 }), {
-        maxProperties: 64,
+/** The bounds of a job's labels (from the server's request limits). */
+export interface LabelBounds {
+  readonly labels: number;
+  readonly label_key_chars: number;
+  readonly label_value_chars: number;
+}
+
+/**
+ * Labels: a map of strings, bounded in count, key and value length. Written as plain JSON Schema
+ * because `Type.Record` drops the key's bounds (it becomes a pattern) and its `^(.*)$` pattern
+ * does not match keys with a line break, whose values it would then not check at all.
+ */
+const Labels = (bounds: LabelBounds) =>
+  Type.Unsafe<Record<string, string>>({
+    type: 'object',
+    maxProperties: bounds.labels,
+    propertyNames: { minLength: 1, maxLength: bounds.label_key_chars },
+    additionalProperties: { type: 'string', maxLength: bounds.label_value_chars },
+    description:
+      `At most ${String(bounds.labels)} labels, keys of 1–${String(bounds.label_key_chars)} ` +
+      `characters, values of at most ${String(bounds.label_value_chars)}`,
+  });
+
+/** The job a client submits or evaluates (§3), with the server's label bounds. */
+export const jobSubmitBody = (bounds: LabelBounds) =>
+  Type.Object(
+    {
+      topic: Type.String({
+        minLength: 1,
+        maxLength: 256,
+        pattern: '^[A-Za-z0-9_.:-]+$',
+        description: 'Dot-separated action name, e.g. job.mcp-bridge.write.update_ticket',
       }),
-    ),
-    payload: Type.Optional(
-      Type.Unknown({ description: 'The action’s arguments: what will actually run' }),
-    ),
-    idempotency_key: Type.Optional(Id('Same key and content → same job; different content → 409')),
-    dispatch: Type.Optional(Type.Union([Type.Literal('bus'), Type.Literal('inline')])),
-    trace_id: Type.Optional(Id('Else taken from traceparent, else generated')),
-  },
-  { additionalProperties: false, $id: 'JobSubmit' },
-);
-export type JobSubmitBody = Static<typeof JobSubmitBody>;
+      tenant_id: Type.Optional(TenantId('Tenant; defaults to the key’s tenant (or "default")')),
+      agent_id: Type.Optional(Id('The agent acting; links to its risk profile')),
+      risk_tags: Type.Optional(
+        Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 }),
+      ),
+      labels: Type.Optional(Labels(bounds)),
+      payload: Type.Optional(
+        Type.Unknown({ description: 'The action’s arguments: what will actually run' }),
+      ),
+      idempotency_key: Type.Optional(
+        Id('Same key and content → same job; different content → 409'),
+      ),
+      dispatch: Type.Optional(Type.Union([Type.Literal('bus'), Type.Literal('inline')])),
+      trace_id: Type.Optional(Id('Else taken from traceparent, else generated')),
+    },
+    { additionalProperties: false, $id: 'JobSubmit' },
+  );
+export type JobSubmitBody = Static<ReturnType<typeof jobSubmitBody>>;
 
 export const Decision = Type.Object(
   {
@@ -75,6 +98,11 @@ export const SubmitResponse = Type.Object({
   state: JobState,
   job_hash: Type.String(),
   decision: Type.Ref('Decision'),
+  /**
+   * `store`: the store was down and the store fail mode is open, so this allowed inline job was
+   * answered without being recorded; there is nothing to claim or report, run the action.
+   */
+  fail_open: Type.Optional(Type.Literal('store')),
 });
 
 export const JobView = Type.Object(

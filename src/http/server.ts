@@ -12,12 +12,22 @@ import type { Authenticator } from '../ports/authenticator.js';
 import { installAuthentication } from './auth.js';
 import { frameworkErrors, installErrorHandling } from './error-handler.js';
 import { installJsonBodies } from './json-body.js';
+import {
+  installRequestLimits,
+  jobBodyRules,
+  resolveRequestLimits,
+  serverOptions,
+} from './limits.js';
+import type { RequestLimits } from './limits.js';
+import { DEFAULT_RATE_LIMITS, installRateLimit } from './rate-limit.js';
+import type { RateLimits } from './rate-limit.js';
 import { agentRoutes } from './routes/agents.js';
 import { approvalRoutes } from './routes/approvals.js';
 import { auditRoutes } from './routes/audit.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
 import { policyRoutes } from './routes/policy.js';
+import { governanceRoutes } from './routes/governance.js';
 import { deadLetterRoutes, workRoutes } from './routes/work.js';
 import { Decision, ErrorBody, JobResultView, JobView } from './schemas.js';
 
@@ -27,8 +37,20 @@ export interface ServerDeps extends AppServices {
   readonly ready: () => Promise<void>;
   /** The Prometheus exposition served at `/metrics`. */
   readonly metrics: MetricsEndpoint;
-  /** Largest accepted body in bytes (default 1 MiB). */
+  /**
+   * Largest accepted body in bytes (default 1 MiB); `requestLimits.body_bytes` says the same and
+   * wins when both are given.
+   */
   readonly bodyLimit?: number;
+  /** Bounds on each request; each one absent keeps its `DEFAULT_REQUEST_LIMITS` value. */
+  readonly requestLimits?: Partial<RequestLimits>;
+  /**
+   * The rate limit per API key: `DEFAULT_RATE_LIMITS` when absent, none when null (an explicit
+   * choice, e.g. for benchmarks).
+   */
+  readonly rateLimits?: RateLimits | null;
+  /** A monotonic clock in milliseconds for the rate limiter (default `performance.now`). */
+  readonly now?: () => number;
   /** Pino logger options, or false for none. */
   readonly logger?: boolean | Record<string, unknown>;
 }
@@ -42,7 +64,7 @@ export interface MetricsEndpoint {
  * Bodies are validated strictly (no type coercion: `"prod"` is not `["prod"]`); query strings and
  * path parameters arrive as text, so only they are coerced to the declared types.
  */
-function installValidation(app: FastifyInstance): void {
+function installValidation(app: FastifyInstance, limits: RequestLimits): void {
   const options = {
     removeAdditional: false,
     useDefaults: true,
@@ -60,20 +82,30 @@ function installValidation(app: FastifyInstance): void {
   );
   // Only JSON bodies: drop Fastify's default text/plain parser so other types get a 415.
   app.removeContentTypeParser('text/plain');
-  installJsonBodies(app);
+  installJsonBodies(app, limits);
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const limits = resolveRequestLimits({
+    ...(deps.bodyLimit === undefined ? {} : { body_bytes: deps.bodyLimit }),
+    ...deps.requestLimits,
+  });
   const app = Fastify({
-    bodyLimit: deps.bodyLimit ?? 1024 * 1024,
+    ...serverOptions(limits),
     logger: deps.logger ?? false,
     // Above every path parameter's schema limit, so the schema (not the router) says what is wrong.
     routerOptions: { maxParamLength: 512 },
     frameworkErrors,
   });
-  installValidation(app);
+  installValidation(app, limits);
   installErrorHandling(app);
+  // In this order: the cheap URL and header bounds, then who is calling, then how often.
+  installRequestLimits(app, limits);
   installAuthentication(app, deps.authenticator);
+  const rateLimits = deps.rateLimits === undefined ? DEFAULT_RATE_LIMITS : deps.rateLimits;
+  if (rateLimits !== null) {
+    installRateLimit(app, rateLimits, deps.now ?? (() => performance.now()));
+  }
   app.addSchema(Decision);
   app.addSchema(JobResultView);
   app.addSchema(JobView);
@@ -101,14 +133,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     reply.type(deps.metrics.contentType).send(await deps.metrics.text()),
   );
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
-  jobRoutes(app, deps.jobs);
+  const jobBody = jobBodyRules(limits);
+  jobRoutes(app, deps.jobs, jobBody);
   approvalRoutes(app, deps.approvals);
   auditRoutes(app, deps.audit);
   keyRoutes(app, deps.keys);
-  policyRoutes(app, deps.policy, deps.jobs);
+  policyRoutes(app, deps.policy, deps.jobs, jobBody);
   agentRoutes(app, deps.agents);
   workRoutes(app, deps.work);
   deadLetterRoutes(app, deps.deadLetters);
+  governanceRoutes(app, deps.checklist);
   await app.ready();
   return app;
 }

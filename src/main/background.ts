@@ -2,6 +2,7 @@
  * The gateway's background work, on timers: the outbox relay (also woken at once whenever a bus
  * job becomes QUEUED), the work sweep (deadlines, expired leases) and the approval sweep.
  */
+import type { AuditForwarder } from '../app/audit-forwarder.js';
 import type { Services } from './services.js';
 import { startSweeper } from './sweeper.js';
 
@@ -14,6 +15,10 @@ export interface BackgroundSettings {
   readonly relayMs?: number;
   /** Appending fail-opens the audit trail refused at the time (default 1 s). */
   readonly failOpenAuditMs?: number;
+  /** How often the audit head is checked for a checkpoint to sign, and retention (default 1 s). */
+  readonly auditCheckpointMs?: number;
+  /** The SIEM forwarder and how often it looks for new events; none when absent. */
+  readonly forwarder?: { readonly task: AuditForwarder; readonly everyMs: number };
   readonly onError: (task: string, error: unknown) => void;
 }
 
@@ -52,6 +57,11 @@ export function startBackground(services: Services, settings: BackgroundSettings
       settings.approvalSweepMs ?? 1000,
       failed('approval sweep'),
     ),
+    startSweeper(
+      (signal) => services.auditCheckpoints.run(signal),
+      settings.auditCheckpointMs ?? 1000,
+      failed('audit checkpoints'),
+    ),
     // Fail-opens whose audit event could not be written then (the trail was what failed).
     startSweeper(
       () => services.failOpens.flush(),
@@ -59,6 +69,17 @@ export function startBackground(services: Services, settings: BackgroundSettings
       failed('fail-open audit'),
     ),
   ];
+  const forwarder = settings.forwarder;
+  if (forwarder !== undefined) {
+    // A receiver that is down is retried on the forwarder's own backoff; ticks in between return.
+    loops.push(
+      startSweeper(
+        (signal) => forwarder.task.forwardOnce(signal),
+        forwarder.everyMs,
+        failed('audit forwarder'),
+      ),
+    );
+  }
   return {
     async stop() {
       await Promise.all(loops.map((loop) => loop.stop()));

@@ -44,6 +44,8 @@ export interface AuditSettings {
     readonly batchSize?: number;
     readonly intervalMs?: number;
     readonly timeoutMs?: number;
+    /** The durable cursor's name, shared with `warden audit export --forward --cursor`. */
+    readonly cursor?: string;
   };
 }
 
@@ -274,13 +276,15 @@ function forwardSection(check: Checker, raw: unknown): AuditSettings['forward'] 
     'batch_size',
     'interval_ms',
     'timeout_ms',
+    'cursor',
   ]);
   if (map === null) return undefined;
   const url = check.required(check.url(map['url'], `${path}.url`), map['url'], `${path}.url`);
   const extra = headers(check, map['headers'], `${path}.headers`);
-  const batch = check.integer(map['batch_size'], `${path}.batch_size`, 1, 100_000);
+  const batch = check.integer(map['batch_size'], `${path}.batch_size`, 1, 10_000);
   const interval = check.integer(map['interval_ms'], `${path}.interval_ms`, 10);
   const timeout = check.integer(map['timeout_ms'], `${path}.timeout_ms`, 1);
+  const cursor = check.string(map['cursor'], `${path}.cursor`);
   if (url === undefined) return undefined;
   return {
     url,
@@ -288,6 +292,7 @@ function forwardSection(check: Checker, raw: unknown): AuditSettings['forward'] 
     ...(batch === undefined ? {} : { batchSize: batch }),
     ...(interval === undefined ? {} : { intervalMs: interval }),
     ...(timeout === undefined ? {} : { timeoutMs: timeout }),
+    ...(cursor === undefined ? {} : { cursor }),
   };
 }
 

@@ -5,6 +5,11 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { createPrometheusMetrics } from '../adapters/metrics/prometheus.js';
+import type { PrometheusMetrics } from '../adapters/metrics/prometheus.js';
+import { httpAuditSink } from '../adapters/siem/http-sink.js';
+import { AuditForwarder, DEFAULT_FORWARD_INTERVAL_MS } from '../app/audit-forwarder.js';
+import type { Store } from '../ports/store.js';
+import { openAuditTrust } from './audit-key-location.js';
 import { emailNotifier } from '../adapters/notify/email.js';
 import { webhookNotifier } from '../adapters/notify/webhook.js';
 import { systemClock } from '../adapters/system/system-clock.js';
@@ -55,6 +60,40 @@ export function configuredNotifiers(config: ServerConfig): Notifier[] {
   ];
 }
 
+/** The SIEM forwarder the config asks for, reporting to the gateway's metrics. */
+function siemForwarder(
+  forward: NonNullable<ServerConfig['audit']['forward']>,
+  store: Store,
+  metrics: PrometheusMetrics,
+): AuditForwarder {
+  return new AuditForwarder({
+    store,
+    clock: systemClock,
+    sink: httpAuditSink({
+      url: forward.url,
+      ...(forward.headers === undefined ? {} : { headers: forward.headers }),
+      ...(forward.timeoutMs === undefined ? {} : { timeoutMs: forward.timeoutMs }),
+    }),
+    ...(forward.cursor === undefined ? {} : { cursor: forward.cursor }),
+    ...(forward.batchSize === undefined ? {} : { batchSize: forward.batchSize }),
+    ...(forward.intervalMs === undefined ? {} : { intervalMs: forward.intervalMs }),
+    monitor: {
+      delivered: (events) => {
+        metrics.auditForwarded('delivered', events);
+      },
+      failed: () => {
+        metrics.auditForwardFailed();
+      },
+      lag: (events) => {
+        metrics.auditForwardLag(events);
+      },
+      gap: (from, to) => {
+        metrics.auditForwarded('gap', to - from + 1);
+      },
+    },
+  });
+}
+
 /** How long requests in flight at shutdown may take to finish before their connections close. */
 const SHUTDOWN_GRACE_MS = 2000;
 
@@ -69,13 +108,31 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   // Reading the policy first means a missing file stops the start before anything is opened.
   const source = readFileSync(config.policyFile, 'utf8');
   const metrics = createPrometheusMetrics();
+  const settings = config.serverConfig ?? DEFAULT_SERVER_CONFIG;
+  const auditSettings = settings.audit;
+  // The signing key before the store: a key that cannot be used stops the start first.
+  const trust = openAuditTrust(config.store, {
+    ...(auditSettings.signingKeyFile === undefined
+      ? {}
+      : { keyFile: auditSettings.signingKeyFile }),
+    ...(auditSettings.checkpointLogFile === undefined
+      ? {}
+      : { witnessFile: auditSettings.checkpointLogFile }),
+  });
+  const { modes } = settings.failModes;
+  // The ledger exists once the services do; the store drops no events before that.
+  let auditDropped: (events: number, reason: string) => void = () => undefined;
   const store = openStore(config.store, {
     ...(config.synchronous === undefined ? {} : { synchronous: config.synchronous }),
     onWriteFailure: () => {
       metrics.auditAppendFailed();
     },
+    auditFailMode: modes.audit,
+    onAuditDropped: ({ events, reason }) => {
+      metrics.auditAppendFailed();
+      auditDropped(events, reason);
+    },
   });
-  const settings = config.serverConfig ?? DEFAULT_SERVER_CONFIG;
   const notifiers = configuredNotifiers(settings);
   // The server's logger exists only once it is assembled; failures before that cannot happen.
   let logFailure: (message: string) => void = () => undefined;
@@ -107,6 +164,23 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       logger: config.logger ?? false,
       ...(notifiers.length === 0 ? {} : { notifications }),
       ...(maxPending === undefined ? {} : { maxPendingApprovals: maxPending }),
+      failModes: settings.failModes,
+      auditSigner: trust.signer,
+      checkpointWitness: trust.witness,
+      auditCheckpoints: {
+        ...(auditSettings.checkpointEveryEvents === undefined
+          ? {}
+          : { everyEvents: auditSettings.checkpointEveryEvents }),
+        ...(auditSettings.checkpointEveryMs === undefined
+          ? {}
+          : { everyMs: auditSettings.checkpointEveryMs }),
+        ...(auditSettings.retentionDays === undefined
+          ? {}
+          : { retentionDays: auditSettings.retentionDays }),
+      },
+      ...(settings.evaluationDeadlineMs === undefined
+        ? {}
+        : { evaluationDeadlineMs: settings.evaluationDeadlineMs }),
     });
   } catch (error) {
     await dispatcher.close();
@@ -114,6 +188,12 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     throw error;
   }
   const { services, server } = assembled;
+  auditDropped = (events, reason) => {
+    services.failOpens.record({
+      component: 'audit',
+      reason: `${String(events)} audit event(s) could not be appended: ${reason}`,
+    });
+  };
   logFailure = (message) => {
     server.log.warn(message);
     config.onNotificationFailure?.(message);
@@ -127,8 +207,17 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
           config.onPolicyReload?.(message);
         });
   const approvalSweepMs = config.approvalSweepMs ?? settings.approvals.sweepIntervalMs;
+  const forward = auditSettings.forward;
   const background = startBackground(services, {
     ...(approvalSweepMs === undefined ? {} : { approvalSweepMs }),
+    ...(forward === undefined
+      ? {}
+      : {
+          forwarder: {
+            task: siemForwarder(forward, store, metrics),
+            everyMs: forward.intervalMs ?? DEFAULT_FORWARD_INTERVAL_MS,
+          },
+        }),
     onError: (task, error) => {
       server.log.error({ err: error }, `${task} failed; retrying on the next tick`);
     },
@@ -138,6 +227,10 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     bootstrapKey,
     async close() {
       await background.stop();
+      // A clean stop signs the head, so no tail of the trail is left without a checkpoint.
+      await services.auditCheckpoints.checkpointHead().catch((error: unknown) => {
+        server.log.error({ err: error }, 'the closing audit checkpoint failed');
+      });
       watcher?.close();
       services.changes.close();
       // Before the server: long-polling lease requests answer at once instead of holding it open.

@@ -6,9 +6,18 @@ import { AgentService } from '../app/agents.js';
 import type { AppServices } from '../app/app-services.js';
 import { ApprovalService } from '../app/approvals.js';
 import { AuditService } from '../app/audit.js';
+import { AuditCheckpointer } from '../app/audit-checkpoints.js';
+import type { CheckpointSettings } from '../app/audit-checkpoints.js';
+import { GovernanceChecklist } from '../app/checklist.js';
 import { Decider } from '../app/decider.js';
+import { FailOpenLedger } from '../app/fail-open.js';
+import type { FailOpen } from '../app/fail-open.js';
+import type { ApprovalRecord } from '../core/approvals/approval.js';
+import { vmDeadlineRunner } from '../adapters/system/vm-deadline.js';
+import { DEFAULT_FAIL_MODES } from './config.js';
+import type { FailModes } from './config.js';
 import { JobChanges } from '../app/job-changes.js';
-import { JobService } from '../app/jobs.js';
+import { DEFAULT_MAX_PENDING_APPROVALS, JobService } from '../app/jobs.js';
 import { KeyService } from '../app/keys.js';
 import { Notifications } from '../app/notifications.js';
 import type { NotificationSettings } from '../app/notifications.js';
@@ -20,6 +29,9 @@ import type { FastifyInstance } from 'fastify';
 import type { PrometheusMetrics } from '../adapters/metrics/prometheus.js';
 import { createRandomIds } from '../adapters/system/random-ids.js';
 import { nativeSha256 } from '../adapters/system/native-sha256.js';
+import { ephemeralSigningKey } from '../adapters/system/ed25519-key.js';
+import type { AuditSigner } from '../ports/audit-signer.js';
+import type { CheckpointWitness } from '../ports/checkpoint-witness.js';
 import { buildServer } from '../http/server.js';
 import type { Authenticator } from '../ports/authenticator.js';
 import type { Clock } from '../ports/clock.js';
@@ -45,7 +57,19 @@ export interface ServiceDeps {
   readonly maxPendingApprovals?: number;
   /** Where allowed bus jobs go; an in-process queue when absent. */
   readonly dispatcher?: Dispatcher;
+  /** Each component's fail mode (§11); all closed when absent. */
+  readonly failModes?: FailModes;
+  /** How long a decision's evaluation may take (default 50 ms). */
+  readonly evaluationDeadlineMs?: number;
+  /** Signs audit checkpoints; a key that lives as long as the process when absent. */
+  readonly auditSigner?: AuditSigner;
+  /** Where checkpoints are also kept outside the database; none when absent. */
+  readonly checkpointWitness?: CheckpointWitness | null;
+  /** Checkpoint cadence and retention; the defaults (1000 events / 60 s, 400 days) when absent. */
+  readonly auditCheckpoints?: CheckpointSettings;
 }
+
+export const DEFAULT_EVALUATION_DEADLINE_MS = 50;
 
 /** Listeners told, after the commit, that a bus job became QUEUED (the relay's wake-up). */
 export class QueuedSignal {
@@ -69,6 +93,11 @@ export interface Services extends AppServices {
   readonly changes: JobChanges;
   /** Closed at shutdown (before the store: a resolved notice reads its job); null if none. */
   readonly notifications: Notifications | null;
+  /** Fail-opens counted and waiting to be audited; flushed by the background loops. */
+  readonly failOpens: FailOpenLedger;
+  readonly failModes: FailModes;
+  /** Signs checkpoints and prunes by retention; `run` is a background task. */
+  readonly auditCheckpoints: AuditCheckpointer;
 }
 
 export async function createServices(deps: ServiceDeps): Promise<Services> {
@@ -79,16 +108,47 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
   const queued = new QueuedSignal();
   const dispatcher = deps.dispatcher ?? new InProcessDispatcher();
   const agents = new AgentService({ store, clock });
+  const auditSigner = deps.auditSigner ?? ephemeralSigningKey();
+  const witness = deps.checkpointWitness ?? null;
+  const failModes = deps.failModes ?? DEFAULT_FAIL_MODES;
+  const { modes } = failModes;
+  const failOpens = new FailOpenLedger({ store, clock, metrics });
+  const recordFailOpen = (failOpen: FailOpen): void => {
+    failOpens.record(failOpen);
+  };
   const decider = new Decider({
     profiles: agents,
     policy: current,
     throttles: new ThrottleLog(),
     metrics,
+    deadline: {
+      ms: deps.evaluationDeadlineMs ?? DEFAULT_EVALUATION_DEADLINE_MS,
+      runner: vmDeadlineRunner(),
+      failMode: modes.evaluation,
+      failedOpen: recordFailOpen,
+      now: () => performance.now(),
+    },
   });
+  // An approval no notifier could announce: closed withdraws it, open leaves it in the queue.
+  let unannounced = (approval: ApprovalRecord, reason: string): void => {
+    recordFailOpen({
+      component: 'notifier',
+      reason: `no approver could be notified of job ${approval.job_id}: ${reason}`,
+      tenant_id: approval.tenant_id,
+      job_id: approval.job_id,
+    });
+  };
   const notifications =
     deps.notifications === undefined
       ? null
-      : new Notifications({ ...deps.notifications, store, metrics });
+      : new Notifications({
+          ...deps.notifications,
+          store,
+          metrics,
+          onUnannounced: (approval, reason) => {
+            unannounced(approval, reason);
+          },
+        });
   const jobs = new JobService({
     store,
     clock,
@@ -98,24 +158,42 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
     sha256,
     metrics,
     queued: queued.fire,
+    ...(modes.store === 'open' ? { storeFailedOpen: recordFailOpen } : {}),
     ...(notifications === null ? {} : { approvals: notifications }),
     ...(deps.maxPendingApprovals === undefined
       ? {}
       : { maxPendingApprovals: deps.maxPendingApprovals }),
   });
+  const approvals = new ApprovalService({
+    store,
+    clock,
+    decider,
+    changes,
+    sha256,
+    metrics,
+    queued: queued.fire,
+    ...(notifications === null ? {} : { observer: notifications }),
+  });
+  if (modes.notifier === 'closed') {
+    unannounced = (approval, reason) => {
+      void approvals.unannounced(approval.job_id, reason).catch(() => undefined);
+    };
+  }
+  const audit = new AuditService(store, sha256, { publicKeys: [auditSigner.publicKey], witness });
   return {
     jobs,
-    approvals: new ApprovalService({
+    approvals,
+    failOpens,
+    failModes,
+    checklist: new GovernanceChecklist({
       store,
       clock,
-      decider,
-      changes,
-      sha256,
-      metrics,
-      queued: queued.fire,
-      ...(notifications === null ? {} : { observer: notifications }),
+      audit,
+      failModes,
+      failOpens,
+      maxPendingApprovals: deps.maxPendingApprovals ?? DEFAULT_MAX_PENDING_APPROVALS,
     }),
-    audit: new AuditService(store, sha256),
+    audit,
     keys: new KeyService({ store, clock, ids, sha256 }),
     policy,
     agents,
@@ -135,6 +213,13 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
     queued,
     changes,
     notifications,
+    auditCheckpoints: new AuditCheckpointer({
+      store,
+      clock,
+      signer: auditSigner,
+      witness,
+      ...(deps.auditCheckpoints === undefined ? {} : { settings: deps.auditCheckpoints }),
+    }),
   };
 }
 
@@ -150,6 +235,11 @@ export interface GatewayParts {
   readonly notifications?: NotificationSettings;
   readonly maxPendingApprovals?: number;
   readonly dispatcher?: Dispatcher;
+  readonly auditSigner?: AuditSigner;
+  readonly checkpointWitness?: CheckpointWitness | null;
+  readonly auditCheckpoints?: CheckpointSettings;
+  readonly failModes?: FailModes;
+  readonly evaluationDeadlineMs?: number;
 }
 
 export interface AssembledGateway {
@@ -172,6 +262,15 @@ export async function assembleGateway(parts: GatewayParts): Promise<AssembledGat
       ? {}
       : { maxPendingApprovals: parts.maxPendingApprovals }),
     ...(parts.dispatcher === undefined ? {} : { dispatcher: parts.dispatcher }),
+    ...(parts.auditSigner === undefined ? {} : { auditSigner: parts.auditSigner }),
+    ...(parts.checkpointWitness === undefined
+      ? {}
+      : { checkpointWitness: parts.checkpointWitness }),
+    ...(parts.auditCheckpoints === undefined ? {} : { auditCheckpoints: parts.auditCheckpoints }),
+    ...(parts.failModes === undefined ? {} : { failModes: parts.failModes }),
+    ...(parts.evaluationDeadlineMs === undefined
+      ? {}
+      : { evaluationDeadlineMs: parts.evaluationDeadlineMs }),
   });
   const server = await buildServer({
     ...services,

@@ -42,6 +42,12 @@ export interface Metrics {
   dispatch(outcome: DispatchOutcome): void;
   /** A component failed and its fail mode (`open`) let the action through anyway (§11). */
   failOpen(component: FailOpenComponent): void;
+  /** Audit events the SIEM forwarder delivered, or found pruned before it could send them. */
+  auditForwarded(outcome: 'delivered' | 'gap', events: number): void;
+  /** A SIEM forwarding attempt failed; the same events are tried again. */
+  auditForwardFailed(): void;
+  /** Audit events appended but not yet accepted by the SIEM, as last measured. */
+  auditForwardLag(events: number): void;
 }
 
 /** The components with a fail mode (§11), for `warden_fail_open_total{component}`. */
@@ -56,4 +62,7 @@ export const NO_METRICS: Metrics = {
   notificationFailed: () => undefined,
   dispatch: () => undefined,
   failOpen: () => undefined,
+  auditForwarded: () => undefined,
+  auditForwardFailed: () => undefined,
+  auditForwardLag: () => undefined,
 };

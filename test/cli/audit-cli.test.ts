@@ -37,7 +37,7 @@ describe('warden audit', () => {
     const path = await databaseWithEvents(6);
     const ok = warden('audit', 'verify', '--db', `sqlite:${path}`);
     assert.equal(ok.code, 0);
-    assert.match(ok.stdout, /^OK: 6 events, chain intact$/m);
+    assert.match(ok.stdout, /^OK: 6 events, 0 signed checkpoints, chain intact$/m);
     const raw = new Database(path);
     raw.exec('DROP TRIGGER audit_no_delete');
     raw.prepare('DELETE FROM audit WHERE seq = 3').run();

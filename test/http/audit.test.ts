@@ -3,12 +3,13 @@
  * file directly.
  */
 import assert from 'node:assert/strict';
+import { createHash, createPublicKey } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { as, testServer, tokenAuthenticator } from '../support/http-server.js';
+import { as, testGateway, testServer, tokenAuthenticator } from '../support/http-server.js';
 
 interface Timeline {
   trace_id: string;
@@ -174,6 +175,7 @@ describe('GET /api/v1/audit/verify', () => {
       count: 9,
       first_bad_seq: null,
       reason: 'chain intact',
+      checkpoints: 0,
     });
 
     // Someone with write access to the file drops the guard and edits history.
@@ -187,6 +189,38 @@ describe('GET /api/v1/audit/verify', () => {
     }>();
     assert.equal(bad.ok, false);
     assert.equal(bad.first_bad_seq, 5);
+    await app.close();
+  });
+});
+
+describe('GET /api/v1/audit/public-key', () => {
+  it("serves the gateway's checkpoint key to auditors; its checkpoints verify over HTTP", async () => {
+    const { app, services } = await testGateway({ authenticator: tokenAuthenticator });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/api/v1/audit/public-key',
+      headers: as('auditor-acme'),
+    });
+    assert.equal(res.statusCode, 200);
+    const key = res.json<{ key_id: string; public_key_pem: string }>();
+    assert.match(key.key_id, /^[0-9a-f]{16}$/);
+    const spki = createPublicKey(key.public_key_pem).export({ type: 'spki', format: 'der' });
+    assert.equal(key.key_id, createHash('sha256').update(spki).digest('hex').slice(0, 16));
+    assert.equal(
+      (await app.inject({ url: '/api/v1/audit/public-key', headers: as('agent-acme') })).statusCode,
+      403,
+    );
+
+    const checkpoint = await services.auditCheckpoints.checkpointIfDue();
+    assert.equal(checkpoint?.key_id, key.key_id);
+    const verified = await app.inject({ url: '/api/v1/audit/verify', headers: as('auditor-all') });
+    assert.deepEqual(verified.json(), {
+      ok: true,
+      count: 1,
+      first_bad_seq: null,
+      reason: 'chain intact',
+      checkpoints: 1,
+    });
     await app.close();
   });
 });

@@ -523,6 +523,14 @@ const ENDPOINTS: readonly Endpoint[] = [
   },
   {
     method: 'GET',
+    path: '/api/v1/audit/public-key',
+    spec: 'not in §12 (auditor/admin, like verify)',
+    expect: { agent: 403, worker: 403, approver: 403, admin: 200, auditor: 200 },
+    request: () => req('/api/v1/audit/public-key'),
+    rows: [{ principal: 'auditor-all', expect: 200, why: 'tenant *' }],
+  },
+  {
+    method: 'GET',
     path: '/api/v1/policy',
     spec: 'admin',
     expect: { agent: 403, worker: 403, approver: 403, admin: 200, auditor: 403 },
@@ -929,7 +937,6 @@ const UNREACHABLE: Readonly<Partial<Record<ErrorCode, string>>> = {
   WARDEN_METHOD_NOT_ALLOWED:
     'not wired: Fastify answers a known path with an unsupported method through the ' +
     'not-found handler, so PATCH /api/v1/jobs is 404 WARDEN_ROUTE_NOT_FOUND (see that case)',
-  WARDEN_RATE_LIMITED: 'not wired: there is no per-key rate limiter yet',
   WARDEN_AUDIT_UNAVAILABLE:
     'never raised: audit events are written in the same store transaction as the change, so ' +
     'an audit write failure surfaces as WARDEN_STORE_UNAVAILABLE',
@@ -1153,6 +1160,26 @@ const ERROR_CASES: readonly ErrorCase[] = [
     name: 'a policy that does not load (raw YAML body)',
     run: ({ raw }) =>
       raw('admin-all', 'PUT', '/api/v1/policy', 'version: v1\nbogus: 1\n', 'application/yaml'),
+  },
+  {
+    code: 'WARDEN_RATE_LIMITED',
+    name: 'a key past its burst (burst 2, 1 per second, a frozen clock), with Retry-After',
+    run: async () => {
+      const app = await testServer({
+        authenticator: tokenAuthenticator,
+        rateLimits: { requests_per_second: 1, burst: 2 },
+        now: () => 0,
+      });
+      for (let i = 0; i < 2; i++) {
+        assert.equal((await send(app, 'agent-acme', 'GET', '/api/v1/jobs')).statusCode, 200);
+      }
+      const res = await send(app, 'agent-acme', 'GET', '/api/v1/jobs');
+      assert.equal(res.headers['retry-after'], '1');
+      return res;
+    },
+    check: (body) => {
+      assert.equal(body.error.details['retry_after_ms'], 1000);
+    },
   },
   {
     code: 'WARDEN_INTERNAL',

@@ -42,6 +42,21 @@ function problems(text: string): readonly string[] {
 }
 
 const FULL = `
+fail_modes: { store: closed, audit: open, notifier: open }
+evaluation: { deadline_ms: 25 }
+audit:
+  signing_key_file: /etc/warden/audit.key
+  checkpoint_log_file: /var/log/warden/checkpoints.jsonl
+  checkpoint_every_events: 500
+  checkpoint_every_ms: 30000
+  retention_days: 90
+  forward:
+    url: https://siem.example.com/ingest
+    headers: { Authorization: Bearer siem-token }
+    batch_size: 200
+    interval_ms: 500
+    timeout_ms: 3000
+    cursor: siem-main
 approvals:
   max_pending_per_tenant: 500
   sweep_interval_ms: 250
@@ -67,6 +82,26 @@ notifications:
 describe('server config file', () => {
   it('a valid file gives every setting, in the shape the gateway takes', () => {
     assert.deepEqual(parseServerConfig(FULL, 'warden.yaml'), {
+      failModes: {
+        modes: { store: 'closed', audit: 'open', notifier: 'open', evaluation: 'closed' },
+        declared: ['store', 'audit', 'notifier'],
+      },
+      evaluationDeadlineMs: 25,
+      audit: {
+        signingKeyFile: '/etc/warden/audit.key',
+        checkpointLogFile: '/var/log/warden/checkpoints.jsonl',
+        checkpointEveryEvents: 500,
+        checkpointEveryMs: 30000,
+        retentionDays: 90,
+        forward: {
+          url: 'https://siem.example.com/ingest',
+          headers: { Authorization: 'Bearer siem-token' },
+          batchSize: 200,
+          intervalMs: 500,
+          timeoutMs: 3000,
+          cursor: 'siem-main',
+        },
+      },
       approvals: { maxPendingPerTenant: 500, sweepIntervalMs: 250 },
       notifications: {
         publicUrl: 'https://warden.example.com',
@@ -103,6 +138,28 @@ describe('server config file', () => {
     assert.equal(partial.notifications.publicUrl, 'http://127.0.0.1:8081');
     assert.deepEqual(DEFAULT_SERVER_CONFIG.notifications.webhooks, []);
     assert.equal(DEFAULT_SERVER_CONFIG.notifications.email, null);
+  });
+
+  it('refuses fail modes, deadlines and audit settings it cannot honour', () => {
+    assert.deepEqual(
+      problems(`
+fail_modes: { store: maybe, cache: open }
+evaluation: { deadline_ms: 0 }
+audit:
+  checkpoint_every_events: 0
+  retention_days: 0
+  forward: { url: ftp://siem, batch_size: 100000 }
+`),
+      [
+        'fail_modes.cache: unknown key (expected one of: store, audit, notifier, evaluation)',
+        'fail_modes.store: must be closed or open',
+        'evaluation.deadline_ms: must be at least 1',
+        'audit.checkpoint_every_events: must be at least 1',
+        'audit.retention_days: must be at least 1',
+        'audit.forward.url: must be an http(s) URL',
+        'audit.forward.batch_size: must be at most 10000',
+      ],
+    );
   });
 
   it('reports every problem at once, each with its path', () => {
@@ -161,7 +218,7 @@ notifications:
   email: { host: h, port: 25, from: a@b.c, to: [d@e.f], tls: true }
 `);
     assert.deepEqual(found, [
-      'approval: unknown key (expected one of: approvals, notifications)',
+      'approval: unknown key (expected one of: fail_modes, evaluation, audit, approvals, notifications)',
       'approvals.max_pending: unknown key (expected one of: max_pending_per_tenant, sweep_interval_ms)',
       'notifications.webhook: unknown key (expected one of: public_url, retry, webhooks, email)',
       'notifications.retry.tries: unknown key (expected one of: attempts, base_delay_ms)',

@@ -505,7 +505,9 @@ describe('reliability: SIGKILL under load', () => {
       // With no server running, the CLI reads the file (and its un-checkpointed WAL) directly.
       const cli = warden('audit', 'verify', '--db', `sqlite:${dbPath}`);
       assert.equal(cli.code, 0, cli.stdout + cli.stderr);
-      const cliCount = Number(/^OK: (\d+) events, chain intact$/m.exec(cli.stdout)?.[1]);
+      const cliCount = Number(
+        /^OK: (\d+) events, \d+ signed checkpoints, chain intact$/m.exec(cli.stdout)?.[1],
+      );
       assert.ok(cliCount >= auditCount, cli.stdout);
 
       // The final restart: everything acknowledged in every round is still there.

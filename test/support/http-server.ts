@@ -15,6 +15,9 @@ import { compilePolicy } from '../../src/core/policy/index.js';
 import type { Authenticator } from '../../src/ports/authenticator.js';
 import type { Clock } from '../../src/ports/clock.js';
 import type { Dispatcher } from '../../src/ports/dispatcher.js';
+import { buildServer } from '../../src/http/server.js';
+import type { RequestLimits } from '../../src/http/limits.js';
+import type { RateLimits } from '../../src/http/rate-limit.js';
 import { startBackground } from '../../src/main/background.js';
 import { assembleGateway } from '../../src/main/services.js';
 import type { Services } from '../../src/main/services.js';
@@ -64,6 +67,14 @@ export interface TestServerOptions {
   readonly backgroundMs?: number;
   /** The dispatcher; an in-process queue by default. */
   readonly dispatcher?: Dispatcher;
+  /** Pending approvals a tenant may hold; the gateway's default when absent. */
+  readonly maxPendingApprovals?: number;
+  /** Request limits over the defaults (`buildServer`'s `requestLimits`). */
+  readonly requestLimits?: Partial<RequestLimits>;
+  /** The per-key rate limit: the default when absent, none when null. */
+  readonly rateLimits?: RateLimits | null;
+  /** The rate limiter's monotonic clock in ms. */
+  readonly now?: () => number;
 }
 
 export interface TestGateway {
@@ -84,7 +95,7 @@ export async function testGateway(options: TestServerOptions = {}): Promise<Test
     },
   });
   opened.push(store);
-  const { services, server: app } = await assembleGateway({
+  const { services, server: assembled } = await assembleGateway({
     store,
     clock: options.clock ?? systemClock,
     metrics,
@@ -93,7 +104,11 @@ export async function testGateway(options: TestServerOptions = {}): Promise<Test
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
     ...(options.notifications === undefined ? {} : { notifications: options.notifications }),
     ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+    ...(options.maxPendingApprovals === undefined
+      ? {}
+      : { maxPendingApprovals: options.maxPendingApprovals }),
   });
+  const app = await withServerOptions(assembled, services, store, metrics, options);
   const ms = options.backgroundMs;
   const background =
     ms === undefined
@@ -114,6 +129,34 @@ export async function testGateway(options: TestServerOptions = {}): Promise<Test
     },
   });
   return { app, services, store, metrics };
+}
+
+/**
+ * The assembled server, or, when the options set limits the gateway assembly does not pass on
+ * yet, a server built with them over the same services (the assembled one is closed).
+ */
+async function withServerOptions(
+  assembled: FastifyInstance,
+  services: Services,
+  store: SqliteStore,
+  metrics: PrometheusMetrics,
+  options: TestServerOptions,
+): Promise<FastifyInstance> {
+  const { requestLimits, rateLimits, now } = options;
+  if (requestLimits === undefined && rateLimits === undefined && now === undefined) {
+    return assembled;
+  }
+  await assembled.close();
+  return buildServer({
+    ...services,
+    authenticator: options.authenticator ?? devAuthenticator,
+    ready: () => store.ping(),
+    metrics,
+    ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+    ...(requestLimits === undefined ? {} : { requestLimits }),
+    ...(rateLimits === undefined ? {} : { rateLimits }),
+    ...(now === undefined ? {} : { now }),
+  });
 }
 
 export async function testServer(options: TestServerOptions = {}): Promise<FastifyInstance> {

@@ -102,6 +102,22 @@ export function createPrometheusMetrics(
     labelNames: ['component'] as const,
     registers: [registry],
   });
+  const forwarded = new Counter({
+    name: 'warden_audit_forward_events_total',
+    help: 'Audit events the SIEM forwarder delivered, or found pruned before it could send them (gap)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const forwardFailures = new Counter({
+    name: 'warden_audit_forward_failures_total',
+    help: 'Failed SIEM forwarding attempts (the same events are tried again)',
+    registers: [registry],
+  });
+  const forwardLag = new Gauge({
+    name: 'warden_audit_forward_lag_events',
+    help: 'Audit events appended but not yet accepted by the SIEM',
+    registers: [registry],
+  });
   // Every component is exported from the start, so an alert on the rate sees a zero first.
   for (const component of ['store', 'audit', 'notifier', 'evaluation'] as const) {
     failOpens.inc({ component }, 0);
@@ -150,6 +166,15 @@ export function createPrometheusMetrics(
     },
     failOpen: (component) => {
       failOpens.inc({ component });
+    },
+    auditForwarded: (outcome, events) => {
+      forwarded.inc({ outcome }, events);
+    },
+    auditForwardFailed: () => {
+      forwardFailures.inc();
+    },
+    auditForwardLag: (events) => {
+      forwardLag.set(events);
     },
   };
 }

@@ -1,5 +1,6 @@
 /**
- * `/api/v1/traces/{trace_id}`, `/api/v1/audit`, `/api/v1/audit/verify`.
+ * `/api/v1/traces/{trace_id}`, `/api/v1/audit`, `/api/v1/audit/verify`,
+ * `/api/v1/audit/public-key`.
  */
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
@@ -45,6 +46,11 @@ const Verification = Type.Object({
   count: Type.Integer(),
   first_bad_seq: Type.Union([Type.Integer(), Type.Null()]),
   reason: Type.String(),
+  checkpoints: Type.Integer({ description: 'Signed checkpoints verified' }),
+});
+const PublicKey = Type.Object({
+  key_id: Type.String(),
+  public_key_pem: Type.String({ description: 'Ed25519 public key (SPKI, PEM)' }),
 });
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 
@@ -96,11 +102,23 @@ export function auditRoutes(app: FastifyInstance, audit: AuditService): void {
     '/api/v1/audit/verify',
     {
       schema: {
-        summary: 'Verify the audit hash chain',
+        summary: 'Verify the audit hash chain and its signed checkpoints',
         tags: ['audit'],
         response: { 200: Verification, ...errors },
       },
     },
     async (request) => audit.verify(principalOf(request)),
+  );
+
+  app.get(
+    '/api/v1/audit/public-key',
+    {
+      schema: {
+        summary: 'The public key audit checkpoints are signed with, for auditors',
+        tags: ['audit'],
+        response: { 200: PublicKey, ...errors },
+      },
+    },
+    (request) => Promise.resolve(audit.publicKey(principalOf(request))),
   );
 }

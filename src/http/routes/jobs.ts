@@ -5,16 +5,17 @@
 import type { FastifyInstance } from 'fastify';
 import type { JobService } from '../../app/jobs.js';
 import type { JobRecord } from '../../core/jobs/job.js';
+import type { JobBodyRules } from '../limits.js';
 import {
   ErrorBody,
   JobGetQuery,
   JobList,
   JobListQuery,
   JobParams,
-  JobSubmitBody,
   JobView,
   SubmitResponse,
 } from '../schemas.js';
+import type { JobSubmitBody } from '../schemas.js';
 import { requireRole } from '../../core/model/principal.js';
 import { principalOf } from '../auth.js';
 
@@ -28,16 +29,17 @@ export function submitView(job: JobRecord): Record<string, unknown> {
   };
 }
 
-export function jobRoutes(app: FastifyInstance, jobs: JobService): void {
+export function jobRoutes(app: FastifyInstance, jobs: JobService, jobBody: JobBodyRules): void {
   app.post<{ Body: JobSubmitBody }>(
     '/api/v1/jobs',
     {
       schema: {
         summary: 'Submit an action; it is decided and recorded before the response',
         tags: ['jobs'],
-        body: JobSubmitBody,
+        body: jobBody.schema,
         response: { 200: SubmitResponse, 201: SubmitResponse, '4xx': ErrorBody, '5xx': ErrorBody },
       },
+      preHandler: jobBody.preHandler,
     },
     async (request, reply) => {
       const principal = principalOf(request);
@@ -48,6 +50,9 @@ export function jobRoutes(app: FastifyInstance, jobs: JobService): void {
         principal,
         typeof traceparent === 'string' ? traceparent : undefined,
       );
+      if (result.fail_open !== undefined) {
+        return reply.code(201).send({ ...submitView(result.job), fail_open: result.fail_open });
+      }
       return reply.code(result.created ? 201 : 200).send(submitView(result.job));
     },
   );

@@ -9,7 +9,9 @@ import type { JobService } from '../../app/jobs.js';
 import type { PolicyService } from '../../app/policy.js';
 import { POLICY_ORIGINS } from '../../core/model/policy-activation.js';
 import { principalOf } from '../auth.js';
-import { ErrorBody, JobSubmitBody, PageQuery } from '../schemas.js';
+import type { JobBodyRules } from '../limits.js';
+import { ErrorBody, PageQuery } from '../schemas.js';
+import type { JobSubmitBody } from '../schemas.js';
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 const Snapshot = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'A policy snapshot id' });
@@ -67,7 +69,12 @@ const Evaluation = Type.Object({
   ),
 });
 
-export function policyRoutes(app: FastifyInstance, policy: PolicyService, jobs: JobService): void {
+export function policyRoutes(
+  app: FastifyInstance,
+  policy: PolicyService,
+  jobs: JobService,
+  jobBody: JobBodyRules,
+): void {
   app.get(
     '/api/v1/policy',
     {
@@ -99,6 +106,8 @@ export function policyRoutes(app: FastifyInstance, policy: PolicyService, jobs: 
           querystring: PutQuery,
           response: { 200: ActivationResult, ...errors },
         },
+        // The source is bounded by its schema and the body limit, not the per-string limit.
+        config: { longStrings: true },
       },
       async (request) => {
         const message = request.body.message ?? request.query.message ?? '';
@@ -148,10 +157,11 @@ export function policyRoutes(app: FastifyInstance, policy: PolicyService, jobs: 
         summary: 'The decision a job would get now, without recording anything',
         description: 'With `explain=true`, every rule in file order with why it matched or not.',
         tags: ['policy'],
-        body: JobSubmitBody,
+        body: jobBody.schema,
         querystring: EvaluateQuery,
         response: { 200: Evaluation, ...errors },
       },
+      preHandler: jobBody.preHandler,
     },
     async (request) => {
       const explain = request.query.explain === true;

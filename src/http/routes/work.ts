@@ -99,6 +99,9 @@ export function workRoutes(app: FastifyInstance, work: WorkService): void {
         body: ResultBody,
         response: { 200: JobView, ...errors },
       },
+      // The output is what the action produced: bounded by the body limit and the job's
+      // `max_output_bytes`, not by the per-string limit, so a long output does not strand the job.
+      config: { longStrings: true },
     },
     async (request) => {
       const { status, output, error, retryable, lease_id: leaseId } = request.body;
