@@ -216,6 +216,14 @@ export class JobService {
     }
     // A replay stores nothing new, so it must not use up the throttle window either.
     uncount();
+    // Another submitter's job under the same key is neither shown nor replayed: agents read
+    // only their own jobs, so it is a conflict that names nothing of it.
+    if (outcome.job.principal !== job.principal) {
+      throw new WardenError(
+        'WARDEN_IDEMPOTENCY_CONFLICT',
+        `idempotency key "${job.idempotency_key ?? ''}" was already used by another submitter in this tenant`,
+      );
+    }
     if (outcome.job.job_hash !== job.job_hash) {
       throw new WardenError(
         'WARDEN_IDEMPOTENCY_CONFLICT',

@@ -9,7 +9,7 @@ import { nativeSha256 } from '../adapters/system/native-sha256.js';
 import { witnessFile } from '../adapters/system/witness-file.js';
 import { AuditService } from '../app/audit.js';
 import type { AuditTrustOptions } from '../app/audit.js';
-import { defaultAuditKeyLocation, witnessBesideKey } from '../main/audit-key-location.js';
+import { defaultAuditKeyLocation } from '../main/audit-key-location.js';
 import type { AuditPublicKey } from '../ports/audit-signer.js';
 import { openStore } from '../main/store-location.js';
 import type { StoreLocation } from '../main/store-location.js';
@@ -62,8 +62,7 @@ function verifyTrust(options: AuditVerifyOptions): AuditTrustOptions {
   if (options.checkpoints !== undefined && !existsSync(options.checkpoints)) {
     throw new CliError(`cannot read checkpoint file ${options.checkpoints}: no such file`);
   }
-  const witnessPath =
-    options.checkpoints ?? (keyFile === undefined ? undefined : witnessBesideKey(keyFile));
+  const witnessPath = options.checkpoints ?? defaults?.witnessFile;
   return {
     publicKeys: publicKey === null ? [] : [publicKey],
     witness: witnessPath === undefined ? null : witnessFile(witnessPath),

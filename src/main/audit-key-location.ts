@@ -11,7 +11,8 @@ import type { CheckpointWitness } from '../ports/checkpoint-witness.js';
 import type { StoreLocation } from './store-location.js';
 
 export const AUDIT_KEY_FILE = 'audit-signing.key';
-export const AUDIT_WITNESS_FILE = 'audit-checkpoints.jsonl';
+/** Appended to the database file's name: each database has a witness of its own. */
+export const AUDIT_WITNESS_SUFFIX = '.checkpoints.jsonl';
 
 export interface AuditKeyLocation {
   /** The Ed25519 private key (PEM, PKCS#8, mode 0600). */
@@ -20,16 +21,18 @@ export interface AuditKeyLocation {
   readonly witnessFile: string;
 }
 
-/** The witness that goes with a key file: beside it. */
-export function witnessBesideKey(keyFile: string): string {
-  return join(dirname(keyFile), AUDIT_WITNESS_FILE);
-}
-
-/** `<directory of the SQLite file>/audit-signing.key` and its witness; null for `:memory:`. */
+/**
+ * `<directory of the SQLite file>/audit-signing.key`, and `<SQLite file>.checkpoints.jsonl` as
+ * the witness; null for `:memory:`. The key may sign several databases in one directory; the
+ * witness records one chain, so each database has its own (a shared one would show another
+ * chain's checkpoints as this one's truncation).
+ */
 export function defaultAuditKeyLocation(store: StoreLocation): AuditKeyLocation | null {
   if (store.path === ':memory:') return null;
-  const keyFile = join(dirname(store.path), AUDIT_KEY_FILE);
-  return { keyFile, witnessFile: witnessBesideKey(keyFile) };
+  return {
+    keyFile: join(dirname(store.path), AUDIT_KEY_FILE),
+    witnessFile: `${store.path}${AUDIT_WITNESS_SUFFIX}`,
+  };
 }
 
 export interface AuditTrust {
@@ -50,11 +53,7 @@ export function openAuditTrust(
   const defaults = defaultAuditKeyLocation(store);
   const keyFile = files.keyFile ?? defaults?.keyFile;
   const witnessPath =
-    files.witnessFile !== undefined
-      ? files.witnessFile
-      : keyFile === undefined
-        ? null
-        : witnessBesideKey(keyFile);
+    files.witnessFile !== undefined ? files.witnessFile : (defaults?.witnessFile ?? null);
   return {
     signer: keyFile === undefined ? ephemeralSigningKey() : loadOrCreateSigningKey(keyFile),
     witness: witnessPath === null ? null : witnessFile(witnessPath),

@@ -72,6 +72,29 @@ describe('POST /api/v1/jobs (dev mode)', () => {
     );
   });
 
+  it('refuses another submitter reusing a key of the tenant, naming nothing of the first job', async () => {
+    const tokens = await server(tokenAuthenticator);
+    const payload = { ...SEED_CURL, tenant_id: 'acme', idempotency_key: 'idem-shared' };
+    const first = await tokens.inject({
+      method: 'POST',
+      url: '/api/v1/jobs',
+      headers: as('agent-acme'),
+      payload,
+    });
+    assert.equal(first.statusCode, 201, first.body);
+    const other = await tokens.inject({
+      method: 'POST',
+      url: '/api/v1/jobs',
+      headers: as('agent2-acme'),
+      payload,
+    });
+    assert.equal(other.statusCode, 409, other.body);
+    const body = other.json<{ error: { code: string; details: Record<string, unknown> } }>();
+    assert.equal(body.error.code, 'WARDEN_IDEMPOTENCY_CONFLICT');
+    assert.deepEqual(body.error.details, {});
+    assert.ok(!other.body.includes(first.json<{ job_id: string }>().job_id));
+  });
+
   const bad: [string, Record<string, unknown>, number, string][] = [
     [
       'an unknown field',

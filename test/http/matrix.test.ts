@@ -9,6 +9,10 @@
  * role column of SPEC §12 the `spec` field of the endpoint says so.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { before, describe, it } from 'node:test';
 import type { FastifyInstance, HTTPMethods, LightMyRequestResponse } from 'fastify';
 import { ERROR_REGISTRY } from '../../src/core/errors.js';
@@ -531,6 +535,14 @@ const ENDPOINTS: readonly Endpoint[] = [
   },
   {
     method: 'GET',
+    path: '/api/v1/governance/checklist',
+    spec: 'auditor (code also admin)',
+    expect: { agent: 403, worker: 403, approver: 403, admin: 200, auditor: 200 },
+    request: () => req('/api/v1/governance/checklist'),
+    rows: [{ principal: 'auditor-all', expect: 200, why: 'tenant *' }],
+  },
+  {
+    method: 'GET',
     path: '/api/v1/policy',
     spec: 'admin',
     expect: { agent: 403, worker: 403, approver: 403, admin: 200, auditor: 403 },
@@ -763,7 +775,6 @@ const PUBLIC_ROUTES: readonly {
  */
 const SPEC_ONLY: Readonly<Record<string, string>> = {
   'GET /api/v1/agents/{agent_id}/compliance': 'admin/auditor: EU AI Act report (§12)',
-  'GET /api/v1/governance/checklist': 'auditor: live checklist (§11, §12)',
 };
 
 const routeKey = (method: string, path: string): string => `${method} ${path}`;
@@ -937,9 +948,6 @@ const UNREACHABLE: Readonly<Partial<Record<ErrorCode, string>>> = {
   WARDEN_METHOD_NOT_ALLOWED:
     'not wired: Fastify answers a known path with an unsupported method through the ' +
     'not-found handler, so PATCH /api/v1/jobs is 404 WARDEN_ROUTE_NOT_FOUND (see that case)',
-  WARDEN_AUDIT_UNAVAILABLE:
-    'never raised: audit events are written in the same store transaction as the change, so ' +
-    'an audit write failure surfaces as WARDEN_STORE_UNAVAILABLE',
 };
 
 const ERROR_BODY_LIMIT = 32 * 1024;
@@ -1202,6 +1210,20 @@ const ERROR_CASES: readonly ErrorCase[] = [
       const { app, store } = await testGateway({ authenticator: tokenAuthenticator });
       await store.close();
       return send(app, 'agent-acme', 'GET', '/api/v1/jobs');
+    },
+  },
+  {
+    code: 'WARDEN_AUDIT_UNAVAILABLE',
+    name: 'a submit while the audit table refuses inserts (audit fail mode closed)',
+    run: async () => {
+      const path = join(mkdtempSync(join(tmpdir(), 'warden-matrix-')), 'gateway.db');
+      const { app } = await testGateway({ authenticator: tokenAuthenticator, dbPath: path });
+      const handle = new Database(path);
+      handle.exec(
+        "CREATE TRIGGER audit_broken BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'broken'); END",
+      );
+      handle.close();
+      return send(app, 'agent-acme', 'POST', '/api/v1/jobs', READ_JOB);
     },
   },
   {

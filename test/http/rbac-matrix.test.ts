@@ -13,8 +13,9 @@
  *   resource's data that the request did not hold;
  * - the resource, read by its own tenant, did not change.
  * A list answers 200 without the other tenant's item (and with the own tenant's item where the
- * role may see it). Endpoints with no tenant-scoped resource (the policy, chain verification) are
- * checked per role only, and say why.
+ * role may see it); a report on every tenant (the governance checklist) names none of another
+ * tenant's data. Endpoints with no tenant-scoped resource (the policy, chain verification, the
+ * signing key) are checked per role only, and say why.
  *
  * Adding an endpoint: one row in ROWS (method, path, scope, cells, target). The completeness test
  * fails until every endpoint of the OpenAPI document has a row.
