@@ -354,7 +354,8 @@ function checkGateway({ status, body }: { status: number; body: unknown }): void
  * what a run can submit, so every measured request takes the same path (an approval is queued)
  * instead of turning into a cheaper `approval queue full` denial once the bound is reached.
  */
-const GATEWAY_CONFIG = 'approvals:\n  max_pending_per_tenant: 100000000\n';
+// The load generator is one client, the dev key: no per-key rate limit.
+const GATEWAY_CONFIG = 'approvals:\n  max_pending_per_tenant: 100000000\nrate_limit: off\n';
 
 function gatewayArgs(synchronous: Synchronous | null, profileDir: string | undefined) {
   return (dir: string): readonly string[] => [
@@ -377,6 +378,9 @@ function gatewayArgs(synchronous: Synchronous | null, profileDir: string | undef
     `sqlite:${join(dir, 'warden.db')}`,
     '--config',
     writeConfig(dir),
+    // Request logs (info) off, as the echo server has none; warnings and errors stay on.
+    '--log-level',
+    'warn',
     ...(synchronous === null ? [] : ['--synchronous', synchronous]),
   ];
 }

@@ -8,6 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { EmailOptions } from '../adapters/notify/email.js';
+import type { RequestLimits } from '../http/limits.js';
+import type { RateLimits } from '../http/rate-limit.js';
 import type { WebhookOptions } from '../adapters/notify/webhook.js';
 import { DEFAULT_PUBLIC_URL, DEFAULT_RETRY } from '../app/notifications.js';
 import type { RetrySettings } from '../app/notifications.js';
@@ -50,6 +52,10 @@ export interface AuditSettings {
 }
 
 export interface ServerConfig {
+  /** Request limits over the defaults (`src/http/limits.ts`, docs/limits.md). */
+  readonly limits: Partial<RequestLimits>;
+  /** The per-key rate limit: the default when absent, off when null (`rate_limit: off`). */
+  readonly rateLimit?: RateLimits | null;
   readonly failModes: FailModes;
   /** How long evaluating a policy may take before the evaluation fail mode applies (ms). */
   readonly evaluationDeadlineMs?: number;
@@ -69,6 +75,7 @@ export interface ServerConfig {
 
 /** What the gateway runs with when no file is given: default bounds, no notifiers. */
 export const DEFAULT_SERVER_CONFIG: ServerConfig = {
+  limits: {},
   failModes: DEFAULT_FAIL_MODES,
   audit: {},
   approvals: {},
@@ -209,6 +216,57 @@ function approvalsSection(check: Checker, raw: unknown): ServerConfig['approvals
   return {
     ...(maxPending === undefined ? {} : { maxPendingPerTenant: maxPending }),
     ...(sweep === undefined ? {} : { sweepIntervalMs: sweep }),
+  };
+}
+
+const LIMIT_KEYS = [
+  'body_bytes',
+  'json_depth',
+  'string_chars',
+  'payload_bytes',
+  'labels',
+  'label_key_chars',
+  'label_value_chars',
+  'url_chars',
+  'header_count',
+  'header_bytes',
+  'headers_timeout_ms',
+  'request_timeout_ms',
+  'idle_timeout_ms',
+] as const satisfies readonly (keyof RequestLimits)[];
+
+function limitsSection(check: Checker, raw: unknown): Partial<RequestLimits> {
+  const map = check.optionalMapping(raw, 'limits', LIMIT_KEYS);
+  if (map === null) return {};
+  const limits: Partial<Record<keyof RequestLimits, number>> = {};
+  for (const key of LIMIT_KEYS) {
+    const value = check.integer(map[key], `limits.${key}`, 1, Number.MAX_SAFE_INTEGER);
+    if (value !== undefined) limits[key] = value;
+  }
+  return limits;
+}
+
+function rateLimitSection(check: Checker, raw: unknown): RateLimits | null | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (raw === 'off' || raw === false) return null;
+  const map = check.mapping(raw, 'rate_limit', ['requests_per_second', 'burst', 'max_keys']);
+  if (map === null) return undefined;
+  const rate = check.required(
+    check.integer(map['requests_per_second'], 'rate_limit.requests_per_second', 1, 1_000_000),
+    map['requests_per_second'],
+    'rate_limit.requests_per_second',
+  );
+  const burst = check.required(
+    check.integer(map['burst'], 'rate_limit.burst', 1, 10_000_000),
+    map['burst'],
+    'rate_limit.burst',
+  );
+  const maxKeys = check.integer(map['max_keys'], 'rate_limit.max_keys', 1, 10_000_000);
+  if (rate === undefined || burst === undefined) return undefined;
+  return {
+    requests_per_second: rate,
+    burst,
+    ...(maxKeys === undefined ? {} : { max_keys: maxKeys }),
   };
 }
 
@@ -408,6 +466,8 @@ export function parseServerConfig(text: string, file: string): ServerConfig {
   }
   const check = new Checker();
   const root = check.optionalMapping(doc.toJS() as unknown, '', [
+    'limits',
+    'rate_limit',
     'fail_modes',
     'evaluation',
     'audit',
@@ -415,6 +475,8 @@ export function parseServerConfig(text: string, file: string): ServerConfig {
     'notifications',
   ]);
   if (root === null) throw new ConfigError(file, check.problems);
+  const limits = limitsSection(check, root['limits']);
+  const rateLimit = rateLimitSection(check, root['rate_limit']);
   const failModes = failModesSection(check, root['fail_modes']);
   const deadline = evaluationSection(check, root['evaluation']);
   const audit = auditSection(check, root['audit']);
@@ -428,6 +490,8 @@ export function parseServerConfig(text: string, file: string): ServerConfig {
   const notes = section ?? {};
   const publicUrl = check.url(notes['public_url'], 'notifications.public_url');
   const config: ServerConfig = {
+    limits,
+    ...(rateLimit === undefined ? {} : { rateLimit }),
     failModes,
     ...(deadline === undefined ? {} : { evaluationDeadlineMs: deadline }),
     audit,

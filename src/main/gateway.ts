@@ -165,6 +165,8 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       ...(notifiers.length === 0 ? {} : { notifications }),
       ...(maxPending === undefined ? {} : { maxPendingApprovals: maxPending }),
       failModes: settings.failModes,
+      requestLimits: settings.limits,
+      ...(settings.rateLimit === undefined ? {} : { rateLimits: settings.rateLimit }),
       auditSigner: trust.signer,
       checkpointWitness: trust.witness,
       auditCheckpoints: {

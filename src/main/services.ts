@@ -33,6 +33,8 @@ import { ephemeralSigningKey } from '../adapters/system/ed25519-key.js';
 import type { AuditSigner } from '../ports/audit-signer.js';
 import type { CheckpointWitness } from '../ports/checkpoint-witness.js';
 import { buildServer } from '../http/server.js';
+import type { RequestLimits } from '../http/limits.js';
+import type { RateLimits } from '../http/rate-limit.js';
 import type { Authenticator } from '../ports/authenticator.js';
 import type { Clock } from '../ports/clock.js';
 import type { Ids } from '../ports/ids.js';
@@ -240,6 +242,9 @@ export interface GatewayParts {
   readonly auditCheckpoints?: CheckpointSettings;
   readonly failModes?: FailModes;
   readonly evaluationDeadlineMs?: number;
+  readonly requestLimits?: Partial<RequestLimits>;
+  /** The per-key rate limit: the default when absent, off when null. */
+  readonly rateLimits?: RateLimits | null;
 }
 
 export interface AssembledGateway {
@@ -278,6 +283,8 @@ export async function assembleGateway(parts: GatewayParts): Promise<AssembledGat
     ready: () => store.ping(),
     metrics,
     ...(parts.bodyLimit === undefined ? {} : { bodyLimit: parts.bodyLimit }),
+    ...(parts.requestLimits === undefined ? {} : { requestLimits: parts.requestLimits }),
+    ...(parts.rateLimits === undefined ? {} : { rateLimits: parts.rateLimits }),
     ...(parts.logger === undefined ? {} : { logger: parts.logger }),
   });
   return { services, server };

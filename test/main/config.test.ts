@@ -42,6 +42,8 @@ function problems(text: string): readonly string[] {
 }
 
 const FULL = `
+limits: { body_bytes: 2097152, json_depth: 32, request_timeout_ms: 15000 }
+rate_limit: { requests_per_second: 50, burst: 100 }
 fail_modes: { store: closed, audit: open, notifier: open }
 evaluation: { deadline_ms: 25 }
 audit:
@@ -82,6 +84,8 @@ notifications:
 describe('server config file', () => {
   it('a valid file gives every setting, in the shape the gateway takes', () => {
     assert.deepEqual(parseServerConfig(FULL, 'warden.yaml'), {
+      limits: { body_bytes: 2097152, json_depth: 32, request_timeout_ms: 15000 },
+      rateLimit: { requests_per_second: 50, burst: 100 },
       failModes: {
         modes: { store: 'closed', audit: 'open', notifier: 'open', evaluation: 'closed' },
         declared: ['store', 'audit', 'notifier'],
@@ -143,6 +147,8 @@ describe('server config file', () => {
   it('refuses fail modes, deadlines and audit settings it cannot honour', () => {
     assert.deepEqual(
       problems(`
+limits: { body_bytes: 0, depth: 3 }
+rate_limit: { burst: 10 }
 fail_modes: { store: maybe, cache: open }
 evaluation: { deadline_ms: 0 }
 audit:
@@ -151,6 +157,9 @@ audit:
   forward: { url: ftp://siem, batch_size: 100000 }
 `),
       [
+        'limits.depth: unknown key (expected one of: body_bytes, json_depth, string_chars, payload_bytes, labels, label_key_chars, label_value_chars, url_chars, header_count, header_bytes, headers_timeout_ms, request_timeout_ms, idle_timeout_ms)',
+        'limits.body_bytes: must be at least 1',
+        'rate_limit.requests_per_second: is required',
         'fail_modes.cache: unknown key (expected one of: store, audit, notifier, evaluation)',
         'fail_modes.store: must be closed or open',
         'evaluation.deadline_ms: must be at least 1',
@@ -160,6 +169,11 @@ audit:
         'audit.forward.batch_size: must be at most 10000',
       ],
     );
+  });
+
+  it('turns the rate limit off with `rate_limit: off`', () => {
+    assert.equal(parseServerConfig('rate_limit: off', 'w').rateLimit, null);
+    assert.equal(parseServerConfig('', 'w').rateLimit, undefined);
   });
 
   it('reports every problem at once, each with its path', () => {
@@ -218,7 +232,7 @@ notifications:
   email: { host: h, port: 25, from: a@b.c, to: [d@e.f], tls: true }
 `);
     assert.deepEqual(found, [
-      'approval: unknown key (expected one of: fail_modes, evaluation, audit, approvals, notifications)',
+      'approval: unknown key (expected one of: limits, rate_limit, fail_modes, evaluation, audit, approvals, notifications)',
       'approvals.max_pending: unknown key (expected one of: max_pending_per_tenant, sweep_interval_ms)',
       'notifications.webhook: unknown key (expected one of: public_url, retry, webhooks, email)',
       'notifications.retry.tries: unknown key (expected one of: attempts, base_delay_ms)',
@@ -286,6 +300,35 @@ describe('warden serve --config', () => {
 });
 
 describe('a gateway started with a config file', () => {
+  it('applies its request limits and rate limit', async () => {
+    const gateway = await startGateway({
+      policyFile: 'examples/policies/seed.yaml',
+      store: parseStoreLocation(`sqlite:${join(dir, 'limits.db')}`),
+      dev: true,
+      watchPolicy: false,
+      serverConfig: parseServerConfig(
+        'limits: { labels: 1 }\nrate_limit: { requests_per_second: 1, burst: 2 }',
+        'warden.yaml',
+      ),
+    });
+    try {
+      const submit = (labels: Record<string, string>) =>
+        gateway.server.inject({
+          method: 'POST',
+          url: '/api/v1/jobs',
+          payload: { topic: 'job.mcp-bridge.read.list_tickets', labels },
+        });
+      const tooMany = await submit({ a: '1', b: '2' });
+      assert.equal(tooMany.statusCode, 400, tooMany.body);
+      assert.equal((await submit({ a: '1' })).statusCode, 201);
+      const limited = await submit({ a: '1' });
+      assert.equal(limited.statusCode, 429, limited.body);
+      assert.equal(limited.headers['retry-after'], '1');
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it('bounds the approval queue and sends notices as configured', async () => {
     const hits: Record<string, unknown>[] = [];
     const receiver = createServer((request, response) => {
