@@ -225,23 +225,13 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
   };
 }
 
-export interface GatewayParts {
-  readonly store: Store;
-  readonly clock: Clock;
+/** What the gateway is assembled from: the services' dependencies but ids and hashing, and the server's. */
+export interface GatewayParts extends Omit<ServiceDeps, 'ids' | 'sha256' | 'metrics'> {
   readonly metrics: PrometheusMetrics;
-  readonly policy: InitialPolicy;
   /** Who makes each request; the API keys when absent. */
   readonly authenticator?: Authenticator;
   readonly bodyLimit?: number;
   readonly logger?: boolean | Record<string, unknown>;
-  readonly notifications?: NotificationSettings;
-  readonly maxPendingApprovals?: number;
-  readonly dispatcher?: Dispatcher;
-  readonly auditSigner?: AuditSigner;
-  readonly checkpointWitness?: CheckpointWitness | null;
-  readonly auditCheckpoints?: CheckpointSettings;
-  readonly failModes?: FailModes;
-  readonly evaluationDeadlineMs?: number;
   readonly requestLimits?: Partial<RequestLimits>;
   /** The per-key rate limit: the default when absent, off when null. */
   readonly rateLimits?: RateLimits | null;
@@ -255,28 +245,7 @@ export interface AssembledGateway {
 /** The services and the HTTP server over them, with random ids and the native SHA-256. */
 export async function assembleGateway(parts: GatewayParts): Promise<AssembledGateway> {
   const { store, metrics } = parts;
-  const services = await createServices({
-    store,
-    clock: parts.clock,
-    ids: createRandomIds(),
-    sha256: nativeSha256,
-    metrics,
-    policy: parts.policy,
-    ...(parts.notifications === undefined ? {} : { notifications: parts.notifications }),
-    ...(parts.maxPendingApprovals === undefined
-      ? {}
-      : { maxPendingApprovals: parts.maxPendingApprovals }),
-    ...(parts.dispatcher === undefined ? {} : { dispatcher: parts.dispatcher }),
-    ...(parts.auditSigner === undefined ? {} : { auditSigner: parts.auditSigner }),
-    ...(parts.checkpointWitness === undefined
-      ? {}
-      : { checkpointWitness: parts.checkpointWitness }),
-    ...(parts.auditCheckpoints === undefined ? {} : { auditCheckpoints: parts.auditCheckpoints }),
-    ...(parts.failModes === undefined ? {} : { failModes: parts.failModes }),
-    ...(parts.evaluationDeadlineMs === undefined
-      ? {}
-      : { evaluationDeadlineMs: parts.evaluationDeadlineMs }),
-  });
+  const services = await createServices({ ...parts, ids: createRandomIds(), sha256: nativeSha256 });
   const server = await buildServer({
     ...services,
     authenticator: parts.authenticator ?? services.keys,

@@ -142,8 +142,10 @@ describe('evaluation deadline', () => {
       const events = (await auditOf(gw, 'fail_open')).items;
       return events.length > 0 ? events : undefined;
     }, 'the fail-open audit event');
-    assert.equal(audited[0].data.component, 'evaluation');
-    assert.match(audited[0].data.reason ?? '', /job\.scan\.all/);
+    const first = audited[0];
+    assert.ok(first !== undefined);
+    assert.equal(first.data.component, 'evaluation');
+    assert.match(first.data.reason ?? '', /job\.scan\.all/);
   });
 });
 
@@ -194,8 +196,10 @@ describe('audit append failing', () => {
       const events = (await auditOf(gw, 'fail_open')).items;
       return events.length > 0 ? events : undefined;
     }, 'the fail-open audit event');
-    assert.equal(audited[0].data.component, 'audit');
-    assert.match(audited[0].data.reason ?? '', /audit table is broken/);
+    const first = audited[0];
+    assert.ok(first !== undefined);
+    assert.equal(first.data.component, 'audit');
+    assert.match(first.data.reason ?? '', /audit table is broken/);
     const verify = await gw.server.inject({ method: 'GET', url: '/api/v1/audit/verify' });
     assert.equal(verify.json<{ ok: boolean }>().ok, true, verify.body);
   });
@@ -252,9 +256,11 @@ describe('store unavailable', () => {
       const events = (await auditOf(gw, 'fail_open')).items;
       return events.length > 0 ? events : undefined;
     }, 'the fail-open audit event');
-    assert.equal(audited[0].data.component, 'store');
-    assert.equal(audited[0].job_id, null, 'the job itself was never stored');
-    assert.match(audited[0].data.reason ?? '', new RegExp(inline.body.job_id));
+    const first = audited[0];
+    assert.ok(first !== undefined);
+    assert.equal(first.data.component, 'store');
+    assert.equal(first.job_id, null, 'the job itself was never stored');
+    assert.match(first.data.reason ?? '', new RegExp(inline.body.job_id));
   });
 });
 
@@ -310,8 +316,10 @@ describe('notifier down', () => {
       const events = (await auditOf(gw, 'fail_open')).items;
       return events.length > 0 ? events : undefined;
     }, 'the fail-open audit event');
-    assert.equal(audited[0].data.component, 'notifier');
-    assert.equal(audited[0].job_id, held.body.job_id);
+    const first = audited[0];
+    assert.ok(first !== undefined);
+    assert.equal(first.data.component, 'notifier');
+    assert.equal(first.job_id, held.body.job_id);
     assert.equal(await failOpens(gw, 'notifier'), 1);
     const res = await gw.server.inject({ method: 'GET', url: `/api/v1/jobs/${held.body.job_id}` });
     assert.equal(res.json<{ state: string }>().state, 'APPROVAL_REQUIRED');
