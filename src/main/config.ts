@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { EmailOptions } from '../adapters/notify/email.js';
 import type { RequestLimits } from '../http/limits.js';
+import { FAIL_OPEN_COMPONENTS } from '../ports/metrics.js';
+import type { FailOpenComponent } from '../ports/metrics.js';
 import type { RateLimits } from '../http/rate-limit.js';
 import type { WebhookOptions } from '../adapters/notify/webhook.js';
 import { DEFAULT_PUBLIC_URL, DEFAULT_RETRY } from '../app/notifications.js';
@@ -16,8 +18,9 @@ import type { RetrySettings } from '../app/notifications.js';
 
 /** What a component's failure does to the action (§11): refuse it (`closed`) or let it through. */
 export type FailMode = 'closed' | 'open';
-export const FAIL_MODE_COMPONENTS = ['store', 'audit', 'notifier', 'evaluation'] as const;
-export type FailModeComponent = (typeof FAIL_MODE_COMPONENTS)[number];
+/** Every component with a fail mode: the ones `warden_fail_open_total` counts. */
+export const FAIL_MODE_COMPONENTS = FAIL_OPEN_COMPONENTS;
+export type FailModeComponent = FailOpenComponent;
 
 export interface FailModes {
   readonly modes: Readonly<Record<FailModeComponent, FailMode>>;

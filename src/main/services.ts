@@ -235,6 +235,8 @@ export interface GatewayParts extends Omit<ServiceDeps, 'ids' | 'sha256' | 'metr
   readonly requestLimits?: Partial<RequestLimits>;
   /** The per-key rate limit: the default when absent, off when null. */
   readonly rateLimits?: RateLimits | null;
+  /** The rate limiter's monotonic clock in ms; `performance.now` when absent. */
+  readonly now?: () => number;
 }
 
 export interface AssembledGateway {
@@ -254,6 +256,7 @@ export async function assembleGateway(parts: GatewayParts): Promise<AssembledGat
     ...(parts.bodyLimit === undefined ? {} : { bodyLimit: parts.bodyLimit }),
     ...(parts.requestLimits === undefined ? {} : { requestLimits: parts.requestLimits }),
     ...(parts.rateLimits === undefined ? {} : { rateLimits: parts.rateLimits }),
+    ...(parts.now === undefined ? {} : { now: parts.now }),
     ...(parts.logger === undefined ? {} : { logger: parts.logger }),
   });
   return { services, server };

@@ -51,7 +51,8 @@ export interface Metrics {
 }
 
 /** The components with a fail mode (§11), for `warden_fail_open_total{component}`. */
-export type FailOpenComponent = 'store' | 'audit' | 'notifier' | 'evaluation';
+export const FAIL_OPEN_COMPONENTS = ['store', 'audit', 'notifier', 'evaluation'] as const;
+export type FailOpenComponent = (typeof FAIL_OPEN_COMPONENTS)[number];
 
 /** For tests and library use where nothing is exported. */
 export const NO_METRICS: Metrics = {

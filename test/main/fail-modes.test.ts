@@ -93,13 +93,23 @@ async function failOpens(gw: Gateway, component: string): Promise<number> {
   return Number(line?.split(' ').at(-1));
 }
 
-async function auditOf(
-  gw: Gateway,
-  type: string,
-): Promise<{ items: { data: { component?: string; reason?: string }; job_id: string | null }[] }> {
+interface AuditItem {
+  readonly data: { readonly component?: string; readonly reason?: string };
+  readonly job_id: string | null;
+}
+
+async function auditOf(gw: Gateway, type: string): Promise<{ items: AuditItem[] }> {
   const res = await gw.server.inject({ method: 'GET', url: `/api/v1/audit?type=${type}` });
   assert.equal(res.statusCode, 200, res.body);
   return res.json();
+}
+
+/** The first `fail_open` event, once the gateway has appended it. */
+async function firstFailOpen(gw: Gateway): Promise<AuditItem> {
+  return eventually(
+    async () => (await auditOf(gw, 'fail_open')).items[0],
+    'the fail-open audit event',
+  );
 }
 
 const items = (n: number): string[] => Array.from({ length: n }, (_, i) => `item-${String(i)}`);
@@ -138,12 +148,7 @@ describe('evaluation deadline', () => {
     assert.equal(late.body.decision.type, 'ALLOW');
     assert.match(late.body.decision.reason, /allowed because the evaluation fail mode is open/);
     assert.equal(await failOpens(gw, 'evaluation'), 1);
-    const audited = await eventually(async () => {
-      const events = (await auditOf(gw, 'fail_open')).items;
-      return events.length > 0 ? events : undefined;
-    }, 'the fail-open audit event');
-    const first = audited[0];
-    assert.ok(first !== undefined);
+    const first = await firstFailOpen(gw);
     assert.equal(first.data.component, 'evaluation');
     assert.match(first.data.reason ?? '', /job\.scan\.all/);
   });
@@ -192,12 +197,7 @@ describe('audit append failing', () => {
     assert.equal(await failOpens(gw, 'audit'), 1);
     assert.deepEqual((await auditOf(gw, 'fail_open')).items, []);
     repair();
-    const audited = await eventually(async () => {
-      const events = (await auditOf(gw, 'fail_open')).items;
-      return events.length > 0 ? events : undefined;
-    }, 'the fail-open audit event');
-    const first = audited[0];
-    assert.ok(first !== undefined);
+    const first = await firstFailOpen(gw);
     assert.equal(first.data.component, 'audit');
     assert.match(first.data.reason ?? '', /audit table is broken/);
     const verify = await gw.server.inject({ method: 'GET', url: '/api/v1/audit/verify' });
@@ -252,12 +252,7 @@ describe('store unavailable', () => {
       url: `/api/v1/jobs/${inline.body.job_id}`,
     });
     assert.equal(stored.statusCode, 404, 'nothing was recorded');
-    const audited = await eventually(async () => {
-      const events = (await auditOf(gw, 'fail_open')).items;
-      return events.length > 0 ? events : undefined;
-    }, 'the fail-open audit event');
-    const first = audited[0];
-    assert.ok(first !== undefined);
+    const first = await firstFailOpen(gw);
     assert.equal(first.data.component, 'store');
     assert.equal(first.job_id, null, 'the job itself was never stored');
     assert.match(first.data.reason ?? '', new RegExp(inline.body.job_id));
@@ -312,12 +307,7 @@ describe('notifier down', () => {
     const { url } = await hangingEndpoint();
     const { gw } = await gateway(notifierConfig(url, 'open'));
     const held = await submit(gw, { topic: 'job.write.x' });
-    const audited = await eventually(async () => {
-      const events = (await auditOf(gw, 'fail_open')).items;
-      return events.length > 0 ? events : undefined;
-    }, 'the fail-open audit event');
-    const first = audited[0];
-    assert.ok(first !== undefined);
+    const first = await firstFailOpen(gw);
     assert.equal(first.data.component, 'notifier');
     assert.equal(first.job_id, held.body.job_id);
     assert.equal(await failOpens(gw, 'notifier'), 1);

@@ -15,7 +15,6 @@ import { compilePolicy } from '../../src/core/policy/index.js';
 import type { Authenticator } from '../../src/ports/authenticator.js';
 import type { Clock } from '../../src/ports/clock.js';
 import type { Dispatcher } from '../../src/ports/dispatcher.js';
-import { buildServer } from '../../src/http/server.js';
 import type { RequestLimits } from '../../src/http/limits.js';
 import type { RateLimits } from '../../src/http/rate-limit.js';
 import { startBackground } from '../../src/main/background.js';
@@ -95,7 +94,7 @@ export async function testGateway(options: TestServerOptions = {}): Promise<Test
     },
   });
   opened.push(store);
-  const { services, server: assembled } = await assembleGateway({
+  const { services, server: app } = await assembleGateway({
     store,
     clock: options.clock ?? systemClock,
     metrics,
@@ -107,8 +106,10 @@ export async function testGateway(options: TestServerOptions = {}): Promise<Test
     ...(options.maxPendingApprovals === undefined
       ? {}
       : { maxPendingApprovals: options.maxPendingApprovals }),
+    ...(options.requestLimits === undefined ? {} : { requestLimits: options.requestLimits }),
+    ...(options.rateLimits === undefined ? {} : { rateLimits: options.rateLimits }),
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
-  const app = await withServerOptions(assembled, services, store, metrics, options);
   const ms = options.backgroundMs;
   const background =
     ms === undefined
@@ -129,34 +130,6 @@ export async function testGateway(options: TestServerOptions = {}): Promise<Test
     },
   });
   return { app, services, store, metrics };
-}
-
-/**
- * The assembled server, or, when the options set limits the gateway assembly does not pass on
- * yet, a server built with them over the same services (the assembled one is closed).
- */
-async function withServerOptions(
-  assembled: FastifyInstance,
-  services: Services,
-  store: SqliteStore,
-  metrics: PrometheusMetrics,
-  options: TestServerOptions,
-): Promise<FastifyInstance> {
-  const { requestLimits, rateLimits, now } = options;
-  if (requestLimits === undefined && rateLimits === undefined && now === undefined) {
-    return assembled;
-  }
-  await assembled.close();
-  return buildServer({
-    ...services,
-    authenticator: options.authenticator ?? devAuthenticator,
-    ready: () => store.ping(),
-    metrics,
-    ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
-    ...(requestLimits === undefined ? {} : { requestLimits }),
-    ...(rateLimits === undefined ? {} : { rateLimits }),
-    ...(now === undefined ? {} : { now }),
-  });
 }
 
 export async function testServer(options: TestServerOptions = {}): Promise<FastifyInstance> {

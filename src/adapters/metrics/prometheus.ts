@@ -7,6 +7,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DecisionReport, Metrics } from '../../ports/metrics.js';
+import { FAIL_OPEN_COMPONENTS } from '../../ports/metrics.js';
 
 const DISTINCT_LABEL_VALUES = 1000;
 const OVERFLOW = 'other';
@@ -119,7 +120,7 @@ export function createPrometheusMetrics(
     registers: [registry],
   });
   // Every component is exported from the start, so an alert on the rate sees a zero first.
-  for (const component of ['store', 'audit', 'notifier', 'evaluation'] as const) {
+  for (const component of FAIL_OPEN_COMPONENTS) {
     failOpens.inc({ component }, 0);
   }
   return {
