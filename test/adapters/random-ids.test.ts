@@ -35,6 +35,20 @@ describe('random ids', () => {
     assert.equal(seen.size, 32);
   });
 
+  it('makes trace ids that start with their millisecond, so they index in creation order', () => {
+    let ms = 1_700_000_000_000;
+    const ids = createRandomIds(() => ms);
+    const first = ids.traceId();
+    ms += 1;
+    const second = ids.traceId();
+    assert.equal(parseInt(first.slice(0, 12), 16), 1_700_000_000_000);
+    assert.equal(parseInt(second.slice(0, 12), 16), 1_700_000_000_001);
+    assert.ok(first < second);
+    // The other 80 bits are random: two ids of the same millisecond differ there.
+    ms -= 1;
+    assert.notEqual(ids.traceId().slice(12), first.slice(12));
+  });
+
   it('makes 128-bit hex trace ids and wdn_ secrets, all distinct', () => {
     const ids = createRandomIds();
     const traces = Array.from({ length: 5000 }, () => ids.traceId());

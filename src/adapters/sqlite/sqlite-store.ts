@@ -7,8 +7,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
-import type { AuditEvent, UnsealedEvent } from '../../core/audit/chain.js';
+import { encodeEvent } from '../../core/audit/chain.js';
+import type { AuditEvent, SealedEvent, UnsealedEvent } from '../../core/audit/chain.js';
 import type { AuditCheckpoint } from '../../core/audit/checkpoint.js';
+import { awaitsWorker } from '../../core/jobs/job.js';
 import type { DeadLetter, JobPatch, JobRecord } from '../../core/jobs/job.js';
 import type { JobState } from '../../core/jobs/states.js';
 import type { AgentRecord } from '../../core/model/agent-profile.js';
@@ -38,6 +40,8 @@ import {
   fromDeadLetterRow,
   fromJobRow,
   fromKeyRow,
+  toApprovalRow,
+  toJobRow,
 } from './rows.js';
 import type { AgentRow, ApprovalRow, AuditRow, DeadLetterRow, JobRow, KeyRow } from './rows.js';
 import { createWriteOps } from './write-ops.js';
@@ -134,12 +138,36 @@ export class SqliteStore implements Store {
     return this.writes.transactions;
   }
 
-  insertJob(
+  async insertJob(
     job: JobRecord,
     events: readonly UnsealedEvent[],
     approval?: NewApproval,
   ): Promise<InsertOutcome> {
-    return this.write({ op: 'insertJob', args: [job, events, approval] });
+    const answer = await this.write({
+      op: 'insertJob',
+      args: [
+        {
+          job: toJobRow(job),
+          queued: awaitsWorker(job),
+          events: events.map(encodeEvent),
+          ...(approval === undefined
+            ? {}
+            : {
+                approval: {
+                  row: toApprovalRow(approval.record),
+                  max_pending: approval.max_pending,
+                },
+              }),
+        },
+      ],
+    });
+    if (answer.kind === 'inserted') return { kind: 'inserted', job };
+    if (answer.kind === 'existing') return { kind: 'existing', job: fromJobRow(answer.job) };
+    // The tenant's approval queue is full: the job is stored as its denial instead, in a write of
+    // its own (the rare case pays a second round trip so the common one carries only its rows).
+    if (approval === undefined) throw new Error('queue_full answered for a job without approval');
+    const { job: denied, events: deniedEvents } = approval.when_full;
+    return this.insertJob(denied, deniedEvents);
   }
 
   getJob(jobId: string): Promise<JobRecord | null> {
@@ -169,7 +197,10 @@ export class SqliteStore implements Store {
     events: readonly UnsealedEvent[],
     guard?: JobGuard,
   ): Promise<JobRecord | null> {
-    return this.write({ op: 'updateJob', args: [jobId, from, patch, events, guard] });
+    return this.write({
+      op: 'updateJob',
+      args: [jobId, from, patch, events.map(encodeEvent), guard],
+    });
   }
 
   pendingDispatches(limit: number): Promise<readonly JobRecord[]> {
@@ -232,15 +263,19 @@ export class SqliteStore implements Store {
     retriedAs: string,
     events: readonly UnsealedEvent[],
   ): Promise<boolean> {
-    return this.write({ op: 'markRetried', args: [jobId, retriedAs, events] });
+    return this.write({ op: 'markRetried', args: [jobId, retriedAs, events.map(encodeEvent)] });
   }
 
   private jobsWhere(sql: string, ...params: readonly unknown[]): Promise<readonly JobRecord[]> {
     return this.read(() => (this.statement(sql).all(...params) as JobRow[]).map(fromJobRow));
   }
 
-  appendAudit(events: readonly UnsealedEvent[]): Promise<readonly AuditEvent[]> {
-    return this.write({ op: 'appendAudit', args: [events] });
+  async appendAudit(events: readonly UnsealedEvent[]): Promise<readonly AuditEvent[]> {
+    const sealed: readonly SealedEvent[] = await this.write({
+      op: 'appendAudit',
+      args: [events.map(encodeEvent)],
+    });
+    return sealed.map((event, i) => ({ ...event, data: events[i]?.data }));
   }
 
   queryAudit(query: AuditQuery): Promise<readonly AuditEvent[]> {
@@ -354,7 +389,7 @@ export class SqliteStore implements Store {
   }
 
   insertKey(key: ApiKeyRecord, events: readonly UnsealedEvent[]): Promise<void> {
-    return this.write({ op: 'insertKey', args: [key, events] });
+    return this.write({ op: 'insertKey', args: [key, events.map(encodeEvent)] });
   }
 
   keyByHash(hash: string): Promise<ApiKeyRecord | null> {
@@ -378,14 +413,14 @@ export class SqliteStore implements Store {
     at: string,
     events: readonly UnsealedEvent[],
   ): Promise<ApiKeyRecord | null> {
-    return this.write({ op: 'revokeKey', args: [id, at, events] });
+    return this.write({ op: 'revokeKey', args: [id, at, events.map(encodeEvent)] });
   }
 
   activatePolicy(
     activation: NewPolicyActivation,
     events: readonly UnsealedEvent[],
   ): Promise<PolicyActivation> {
-    return this.write({ op: 'activatePolicy', args: [activation, events] });
+    return this.write({ op: 'activatePolicy', args: [activation, events.map(encodeEvent)] });
   }
 
   activePolicy(): Promise<PolicyActivation | null> {
@@ -415,7 +450,7 @@ export class SqliteStore implements Store {
   }
 
   putAgent(agent: AgentRecord, events: readonly UnsealedEvent[]): Promise<AgentRecord> {
-    return this.write({ op: 'putAgent', args: [agent, events] });
+    return this.write({ op: 'putAgent', args: [agent, events.map(encodeEvent)] });
   }
 
   getAgent(tenantId: string, agentId: string): Promise<AgentRecord | null> {
@@ -488,7 +523,7 @@ export class SqliteStore implements Store {
     update: ApprovalUpdate,
     events: readonly UnsealedEvent[],
   ): Promise<{ readonly record: ApprovalRecord; readonly job: JobRecord | null } | null> {
-    return this.write({ op: 'updateApproval', args: [update, events] });
+    return this.write({ op: 'updateApproval', args: [update, events.map(encodeEvent)] });
   }
 
   ping(): Promise<void> {

@@ -8,8 +8,8 @@
  */
 import type { Database as Db } from 'better-sqlite3';
 import type { ApprovalRecord } from '../../core/approvals/approval.js';
-import { sealEvents } from '../../core/audit/chain.js';
-import type { AuditEvent, Sha256, UnsealedEvent } from '../../core/audit/chain.js';
+import { sealEncoded } from '../../core/audit/chain.js';
+import type { EncodedEvent, SealedEvent, Sha256 } from '../../core/audit/chain.js';
 import type { AuditCheckpoint } from '../../core/audit/checkpoint.js';
 import { WardenError } from '../../core/errors.js';
 import type { JobPatch, JobRecord } from '../../core/jobs/job.js';
@@ -18,46 +18,63 @@ import type { AgentRecord } from '../../core/model/agent-profile.js';
 import type { ApiKeyRecord } from '../../core/model/api-key.js';
 import type { NewPolicyActivation, PolicyActivation } from '../../core/model/policy-activation.js';
 import { applyPatch, awaitsWorker } from '../../core/jobs/job.js';
-import type { ApprovalUpdate, InsertOutcome, JobGuard, NewApproval } from '../../ports/store.js';
+import type { ApprovalUpdate, JobGuard } from '../../ports/store.js';
 import { fromJobRow, fromKeyRow, toApprovalRow, toJobRow } from './rows.js';
-import type { ApprovalRow, AuditRow, JobRow, KeyRow } from './rows.js';
+import type { ApprovalRow, JobRow, KeyRow } from './rows.js';
+
+/**
+ * A new job as the rows it becomes, encoded on the calling thread: what crosses to the writer is
+ * flat text, cheap to copy, and the writer only binds it.
+ */
+export interface NewJobRows {
+  readonly job: JobRow;
+  /** Whether the job goes into the outbox (a bus job that is QUEUED). */
+  readonly queued: boolean;
+  readonly events: readonly EncodedEvent[];
+  /** Its approval, created only while the tenant holds fewer than `max_pending` pending ones. */
+  readonly approval?: { readonly row: ApprovalRow; readonly max_pending: number };
+}
+
+/** What inserting a job did; the caller already holds the job it sent. */
+export type InsertAnswer =
+  | { readonly kind: 'inserted' }
+  /** Nothing was written: the tenant's approval queue is at its bound. */
+  | { readonly kind: 'queue_full' }
+  /** Nothing was written: the tenant already has a job with this idempotency key. */
+  | { readonly kind: 'existing'; readonly job: JobRow };
 
 export interface WriteOps {
-  readonly insertJob: (
-    job: JobRecord,
-    events: readonly UnsealedEvent[],
-    approval?: NewApproval,
-  ) => InsertOutcome;
+  readonly insertJob: (rows: NewJobRows) => InsertAnswer;
   readonly updateJob: (
     jobId: string,
     from: readonly JobState[],
     patch: JobPatch,
-    events: readonly UnsealedEvent[],
+    events: readonly EncodedEvent[],
     guard?: JobGuard,
   ) => JobRecord | null;
   readonly markRetried: (
     jobId: string,
     retriedAs: string,
-    events: readonly UnsealedEvent[],
+    events: readonly EncodedEvent[],
   ) => boolean;
-  readonly appendAudit: (events: readonly UnsealedEvent[]) => AuditEvent[];
+  readonly appendAudit: (events: readonly EncodedEvent[]) => SealedEvent[];
   readonly addCheckpoint: (checkpoint: AuditCheckpoint) => void;
   readonly pruneAudit: (throughSeq: number) => number;
   readonly advanceAuditCursor: (name: string, from: number, to: number, at: string) => boolean;
-  readonly insertKey: (key: ApiKeyRecord, events: readonly UnsealedEvent[]) => void;
+  readonly insertKey: (key: ApiKeyRecord, events: readonly EncodedEvent[]) => void;
   readonly revokeKey: (
     id: string,
     at: string,
-    events: readonly UnsealedEvent[],
+    events: readonly EncodedEvent[],
   ) => ApiKeyRecord | null;
   readonly activatePolicy: (
     activation: NewPolicyActivation,
-    events: readonly UnsealedEvent[],
+    events: readonly EncodedEvent[],
   ) => PolicyActivation;
-  readonly putAgent: (agent: AgentRecord, events: readonly UnsealedEvent[]) => AgentRecord;
+  readonly putAgent: (agent: AgentRecord, events: readonly EncodedEvent[]) => AgentRecord;
   readonly updateApproval: (
     update: ApprovalUpdate,
-    events: readonly UnsealedEvent[],
+    events: readonly EncodedEvent[],
   ) => { record: ApprovalRecord; job: JobRecord | null } | null;
 }
 
@@ -123,10 +140,9 @@ export function createWriteOps(
     auditHead: db.prepare<[], { seq: number; hash: string }>(
       'SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1',
     ),
-    insertAudit: db.prepare<AuditRow>(
-      `INSERT INTO audit VALUES (@seq, @at, @type, @tenant_id, @trace_id, @job_id, @actor, @data,
-        @prev_hash, @hash)`,
-    ),
+    insertAudit: db.prepare<
+      [number, string, string, string, string, string | null, string, string, string, string]
+    >('INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
     insertCheckpoint: db.prepare<AuditCheckpoint>(
       `INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature)
         VALUES (@seq, @hash, @at, @key_id, @signature) ON CONFLICT (seq) DO NOTHING`,
@@ -174,10 +190,21 @@ export function createWriteOps(
   };
 
   /** Seals events onto the current head, inside the caller's transaction. */
-  function seal(events: readonly UnsealedEvent[]): AuditEvent[] {
-    const sealed = sealEvents(statements.auditHead.get() ?? null, events, sha256);
-    for (const event of sealed) {
-      statements.insertAudit.run({ ...event, data: JSON.stringify(event.data) });
+  function seal(events: readonly EncodedEvent[]): SealedEvent[] {
+    const sealed = sealEncoded(statements.auditHead.get() ?? null, events, sha256);
+    for (const e of sealed) {
+      statements.insertAudit.run(
+        e.seq,
+        e.at,
+        e.type,
+        e.tenant_id,
+        e.trace_id,
+        e.job_id,
+        e.actor,
+        e.data,
+        e.prev_hash,
+        e.hash,
+      );
     }
     return sealed;
   }
@@ -186,7 +213,7 @@ export function createWriteOps(
    * Appends the write's events. If that fails, the fail mode decides: closed fails the write
    * (nothing of it commits); open drops the events alone, through a savepoint, and says so.
    */
-  function append(events: readonly UnsealedEvent[]): AuditEvent[] {
+  function append(events: readonly EncodedEvent[]): SealedEvent[] {
     if (events.length === 0) return [];
     if (auditDropped === null) {
       try {
@@ -250,26 +277,20 @@ export function createWriteOps(
   }
 
   return {
-    insertJob(job, events, approval) {
+    insertJob({ job, queued, events, approval }) {
       if (job.idempotency_key !== null) {
         const existing = statements.jobByKey.get(job.tenant_id, job.idempotency_key);
-        if (existing !== undefined) return { kind: 'existing', job: fromJobRow(existing) };
+        if (existing !== undefined) return { kind: 'existing', job: existing };
       }
       if (approval !== undefined) {
         const pending = statements.pendingInTenant.get(job.tenant_id)?.n ?? 0;
-        if (pending >= approval.max_pending) {
-          statements.insertJob.run(toJobRow(approval.when_full.job));
-          append(approval.when_full.events);
-          return { kind: 'inserted', job: approval.when_full.job };
-        }
+        if (pending >= approval.max_pending) return { kind: 'queue_full' };
       }
-      statements.insertJob.run(toJobRow(job));
-      if (awaitsWorker(job)) {
-        statements.enqueue.run(job.job_id, job.updated_at);
-      }
-      if (approval !== undefined) statements.insertApproval.run(toApprovalRow(approval.record));
+      statements.insertJob.run(job);
+      if (queued) statements.enqueue.run(job.job_id, job.updated_at);
+      if (approval !== undefined) statements.insertApproval.run(approval.row);
       append(events);
-      return { kind: 'inserted', job };
+      return { kind: 'inserted' };
     },
 
     updateJob(jobId, from, patch, events, guard) {

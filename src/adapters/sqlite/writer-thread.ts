@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { nativeSha256 } from '../system/native-sha256.js';
 import { GroupCommit } from './group-commit.js';
 import { createWriteOps } from './write-ops.js';
-import { DropTally, unavailable, writeFailure } from './writes.js';
+import { DropTally, WRITER_AUTOCHECKPOINT_PAGES, unavailable, writeFailure } from './writes.js';
 import type { FromWriter, ToWriter, WriteOutcome, WriterConfig } from './writes.js';
 
 const port = parentPort;
@@ -23,6 +23,8 @@ function open(): Database.Database {
   db.pragma(`synchronous = ${config.synchronous}`);
   db.pragma(`busy_timeout = ${String(config.busyTimeoutMs)}`);
   db.pragma('foreign_keys = ON');
+  // The checkpointer thread keeps the WAL short; this is only its backstop.
+  db.pragma(`wal_autocheckpoint = ${String(WRITER_AUTOCHECKPOINT_PAGES)}`);
   return db;
 }
 

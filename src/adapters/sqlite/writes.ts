@@ -96,6 +96,22 @@ export interface WriterConfig {
   readonly auditFailOpen: boolean;
 }
 
+/** What the checkpointer thread is started with. */
+export interface CheckpointerConfig {
+  readonly path: string;
+  /** Pause between passive checkpoints. */
+  readonly intervalMs: number;
+}
+
+/** Pause between the checkpointer thread's passive checkpoints. */
+const CHECKPOINT_INTERVAL_MS = 20;
+
+/**
+ * The writer's own automatic checkpoint threshold in WAL pages (SQLite's default is 1,000): only
+ * reached when the checkpointer thread falls behind, it bounds the WAL at about 32 MB.
+ */
+export const WRITER_AUTOCHECKPOINT_PAGES = 8000;
+
 /** Main thread → writer thread. */
 export type ToWriter =
   | {
@@ -137,13 +153,13 @@ interface Waiting {
 }
 
 /**
- * The module the thread runs: the compiled `.js` beside this file, or, when the gateway runs
+ * The module a thread runs: the compiled `.js` beside this file, or, when the gateway runs
  * from source under tsx, the `.ts` through tsx's loader (a thread does not inherit it).
  */
-function writerProgram(): string {
+function threadProgram(name: 'writer-thread' | 'checkpoint-thread'): string {
   const here = fileURLToPath(import.meta.url);
   const extension = extname(here);
-  const entry = new URL(`./writer-thread${extension}`, import.meta.url).href;
+  const entry = new URL(`./${name}${extension}`, import.meta.url).href;
   if (extension !== '.ts') return `import(${JSON.stringify(entry)});`;
   const tsx = import.meta.resolve('tsx/esm/api');
   return `import(${JSON.stringify(tsx)}).then((api) => api.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)}));`;
@@ -162,7 +178,29 @@ export function threadWrites(
   config: WriterConfig,
   onAuditDropped: (dropped: DroppedAudit) => void,
 ): Writes {
-  const worker = new Worker(writerProgram(), { eval: true, workerData: config });
+  const worker = new Worker(threadProgram('writer-thread'), { eval: true, workerData: config });
+  const checkpointer = new Worker(threadProgram('checkpoint-thread'), {
+    eval: true,
+    workerData: {
+      path: config.path,
+      intervalMs: CHECKPOINT_INTERVAL_MS,
+    } satisfies CheckpointerConfig,
+  });
+  // Checkpoints are housekeeping: they never keep the process alive, and a checkpointer that
+  // fails leaves the writer's automatic checkpoint to bound the WAL.
+  checkpointer.unref();
+  checkpointer.on('error', () => undefined);
+  const checkpointerExited = new Promise<void>((done) =>
+    checkpointer.once('exit', () => {
+      done();
+    }),
+  );
+  const stopCheckpointer = (): Promise<void> => {
+    checkpointer.postMessage('close');
+    // Held until it has exited, so closing the store keeps the process alive that long.
+    checkpointer.ref();
+    return checkpointerExited;
+  };
   const waiting = new Map<number, Waiting>();
   let outbox: { id: number; request: WriteRequest }[] = [];
   let nextId = 0;
@@ -240,6 +278,8 @@ export function threadWrites(
     close() {
       closing ??= (async () => {
         flush();
+        // The checkpointer stops first; closing the last connection checkpoints what is left.
+        await stopCheckpointer();
         if (stopped !== null) return;
         const exited = new Promise<void>((done) =>
           worker.once('exit', () => {

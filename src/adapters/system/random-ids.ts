@@ -3,6 +3,12 @@
  * bits, Crockford base32): they sort by creation, and ids made in the same millisecond by this
  * process still sort in order because the random part is incremented.
  *
+ * Trace ids the gateway makes (when a request brings no `traceparent`) follow the same idea in
+ * W3C form: 32 hex digits, the first 12 the millisecond time and the other 20 random (80 bits,
+ * more than the 56 random bits W3C Trace Context asks for). Ids made close in time land next to
+ * each other in the store's trace index, so a commit rewrites one index page for all its jobs
+ * rather than one page each (about a quarter of the bytes each job wrote to the WAL).
+ *
  * Random bytes are drawn from the kernel a few kilobytes at a time: one call per id costs more
  * than the id itself on the decision path.
  */
@@ -37,6 +43,14 @@ function encodeRandom(bytes: Uint8Array): string {
     // Keep only the bits not yet written, so the accumulator stays small.
     buffer &= (1 << bits) - 1;
   }
+  return out;
+}
+
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
+function hex(bytes: Uint8Array): string {
+  let out = '';
+  for (const byte of bytes) out += HEX[byte] ?? '00';
   return out;
 }
 
@@ -84,9 +98,8 @@ export function createRandomIds(now: () => number = Date.now): Ids {
       return `lease_${randomBytes(16).toString('base64url')}`;
     },
     traceId() {
-      let id = Buffer.from(random(16)).toString('hex');
-      while (/^0+$/.test(id)) id = Buffer.from(random(16)).toString('hex');
-      return id;
+      // The time part is never zero, so neither is the id (W3C forbids the all-zero trace id).
+      return now().toString(16).padStart(12, '0').slice(-12) + hex(random(10));
     },
   };
 }

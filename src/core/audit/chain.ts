@@ -43,21 +43,74 @@ export function eventHash(event: Omit<AuditEvent, 'hash'>, sha256: Sha256): stri
   return sha256(event.prev_hash + canonicalJson(body));
 }
 
+/**
+ * An event whose data is already in canonical JSON: the form a store seals and keeps (the text
+ * is valid JSON, so it is the stored column as is). Encoding where the event is made leaves the
+ * sealing, which runs inside the store's write transaction, only the envelope to write.
+ */
+export interface EncodedEvent extends Omit<UnsealedEvent, 'data'> {
+  readonly data: string;
+}
+
+/** A sealed event as stored: data as canonical JSON text. */
+export interface SealedEvent extends EncodedEvent {
+  readonly seq: number;
+  readonly prev_hash: string;
+  readonly hash: string;
+}
+
+export function encodeEvent(event: UnsealedEvent): EncodedEvent {
+  return {
+    at: event.at,
+    type: event.type,
+    tenant_id: event.tenant_id,
+    trace_id: event.trace_id,
+    job_id: event.job_id,
+    actor: event.actor,
+    data: canonicalJson(event.data),
+  };
+}
+
+/**
+ * The same hash as `eventHash`, with the canonical JSON of the envelope written out: its members
+ * in RFC 8785 order (actor, at, data, job_id, prev_hash, seq, tenant_id, trace_id, type) around
+ * the already canonical data. `test/core/audit/chain.test.ts` pins the two to each other.
+ */
+function encodedHash(event: EncodedEvent, seq: number, prev: string, sha256: Sha256): string {
+  const jobId = event.job_id === null ? 'null' : JSON.stringify(event.job_id);
+  return sha256(
+    `${prev}{"actor":${JSON.stringify(event.actor)},"at":${JSON.stringify(event.at)},"data":${event.data},"job_id":${jobId},"prev_hash":"${prev}","seq":${String(seq)},"tenant_id":${JSON.stringify(event.tenant_id)},"trace_id":${JSON.stringify(event.trace_id)},"type":${JSON.stringify(event.type)}}`,
+  );
+}
+
+/** Appends encoded events after `head` (the last stored event, or null), assigning seq and hashes. */
+export function sealEncoded(
+  head: { readonly seq: number; readonly hash: string } | null,
+  events: readonly EncodedEvent[],
+  sha256: Sha256,
+): SealedEvent[] {
+  let seq = head?.seq ?? 0;
+  let prev = head?.hash ?? GENESIS_HASH;
+  const sealed: SealedEvent[] = [];
+  for (const event of events) {
+    seq += 1;
+    const hash = encodedHash(event, seq, prev, sha256);
+    sealed.push({ ...event, seq, prev_hash: prev, hash });
+    prev = hash;
+  }
+  return sealed;
+}
+
 /** Appends events after `head` (the last stored event, or null), assigning seq and hashes. */
 export function sealEvents(
   head: { readonly seq: number; readonly hash: string } | null,
   events: readonly UnsealedEvent[],
   sha256: Sha256,
 ): AuditEvent[] {
-  let seq = head?.seq ?? 0;
-  let prev = head?.hash ?? GENESIS_HASH;
-  return events.map((event) => {
-    seq += 1;
-    const unhashed = { ...event, seq, prev_hash: prev };
-    const hash = eventHash(unhashed, sha256);
-    prev = hash;
-    return { ...unhashed, hash };
-  });
+  return sealEncoded(head, events.map(encodeEvent), sha256).map((sealed, i) => ({
+    ...sealed,
+    data: events[i]?.data,
+  }));
 }
 
 export interface ChainVerification {

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { GENESIS_HASH, sealEvents, verifyChain } from '../../../src/core/audit/chain.js';
+import {
+  GENESIS_HASH,
+  encodeEvent,
+  eventHash,
+  sealEncoded,
+  sealEvents,
+  verifyChain,
+} from '../../../src/core/audit/chain.js';
 import type { AuditEvent, UnsealedEvent } from '../../../src/core/audit/chain.js';
 import { sha256Hex } from '../../../src/core/hash/sha256.js';
 
@@ -109,6 +116,38 @@ describe('audit hash chain', () => {
           assert.equal(result.first_bad_seq, seq);
         },
       ),
+    );
+  });
+
+  it('seals encoded events to exactly the hash of the canonical JSON of the whole event', () => {
+    // The sealing writes the envelope out by hand; any event must hash as eventHash defines it.
+    const text = fc.string({ unit: 'binary', maxLength: 12 });
+    const event = fc.record({
+      at: text,
+      type: text,
+      tenant_id: text,
+      trace_id: text,
+      job_id: fc.option(text, { nil: null }),
+      actor: text,
+      data: fc.jsonValue(),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(event, { minLength: 1, maxLength: 4 }),
+        fc.option(
+          fc.record({ seq: fc.nat({ max: 1e9 }), hash: fc.stringMatching(/^[0-9a-f]{64}$/) }),
+          { nil: null },
+        ),
+        (unsealed, head) => {
+          const sealed = sealEncoded(head, unsealed.map(encodeEvent), nodeSha256);
+          sealed.forEach((row, i) => {
+            const original = { ...row, data: unsealed[i]?.data };
+            assert.equal(row.hash, eventHash(original, nodeSha256));
+            assert.deepEqual(JSON.parse(row.data), JSON.parse(JSON.stringify(original.data)));
+          });
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
