@@ -284,9 +284,12 @@ function field(value: unknown, key: string): unknown {
 
 export type Synchronous = 'NORMAL' | 'FULL';
 
+/** The baseline, the reference point (the echo plus one durable row) and the gateway. */
+export type ServerKind = 'echo' | 'durable-echo' | 'gateway';
+
 export interface DecisionPathRow {
-  readonly server: 'echo' | 'gateway';
-  /** The gateway's SQLite `synchronous`; null for the echo. */
+  readonly server: ServerKind;
+  /** The gateway's SQLite `synchronous`; null for the echoes. */
   readonly synchronous: Synchronous | null;
   readonly reqPerSec: number;
   readonly p50Ms: number;
@@ -321,7 +324,7 @@ export interface RunOptions {
 
 interface Target {
   readonly name: string;
-  readonly kind: 'echo' | 'gateway';
+  readonly kind: ServerKind;
   readonly synchronous: Synchronous | null;
   readonly args: (dir: string) => readonly string[];
   /** Checks the answer to one request before timing; throws if it is not the expected one. */
@@ -331,6 +334,28 @@ interface Target {
 function checkEcho({ status, body }: { status: number; body: unknown }): void {
   if (status !== 200 || JSON.stringify(body) !== BODY) {
     throw new Error(`echo answered ${status} ${JSON.stringify(body)}`);
+  }
+}
+
+function checkDurableEcho({ status, body }: { status: number; body: unknown }): void {
+  if (status !== 201 || typeof field(body, 'id') !== 'number') {
+    throw new Error(`durable echo answered ${status} ${JSON.stringify(body)}`);
+  }
+}
+
+/** The durable echo's table holds at least one row per acknowledged request. */
+function checkDurableRows(dir: string, acknowledged: number): number {
+  const db = new Database(join(dir, DURABLE_ECHO_DB), { readonly: true });
+  try {
+    const rows = (db.prepare('SELECT count(*) AS n FROM bodies').get() as { n: number }).n;
+    if (rows < acknowledged) {
+      throw new Error(
+        `durable echo stored ${rows} rows after ${acknowledged} acknowledged requests`,
+      );
+    }
+    return rows;
+  } finally {
+    db.close();
   }
 }
 
@@ -355,6 +380,8 @@ function checkGateway({ status, body }: { status: number; body: unknown }): void
  * instead of turning into a cheaper `approval queue full` denial once the bound is reached.
  */
 // The load generator is one client, the dev key: no per-key rate limit.
+const DURABLE_ECHO_DB = 'durable-echo.db';
+
 const GATEWAY_CONFIG = 'approvals:\n  max_pending_per_tenant: 100000000\nrate_limit: off\n';
 
 function gatewayArgs(synchronous: Synchronous | null, profileDir: string | undefined) {
@@ -401,9 +428,17 @@ function checkDatabase(dir: string, acknowledged: number): { jobs: number; event
     const events = count('SELECT count(*) AS n FROM audit WHERE job_id IS NOT NULL');
     // Requests cut off when the load stopped may have committed without their answer arriving.
     if (jobs < acknowledged || events !== jobs * EXPECTED.events) {
+      // Name a few jobs that break the rule, with their events, so the failure can be traced.
+      const odd = db
+        .prepare(
+          `SELECT j.job_id, j.state, group_concat(a.type) AS types FROM jobs j
+            LEFT JOIN audit a USING (job_id) GROUP BY j.job_id HAVING count(a.seq) != ? LIMIT 5`,
+        )
+        .all(EXPECTED.events);
       throw new Error(
         `gateway database holds ${jobs} jobs and ${events} audit events after ${acknowledged} ` +
-          `acknowledged submissions (expected at least that many jobs, ${EXPECTED.events} events each)`,
+          `acknowledged submissions (expected at least that many jobs, ${EXPECTED.events} events ` +
+          `each); jobs with another count: ${JSON.stringify(odd)}`,
       );
     }
     return { jobs, events };
@@ -456,6 +491,9 @@ async function measure(
       if (load.ok === 0) throw new Error(`${target.name}: no responses in the measured run`);
       await server.stop();
       let stored = '';
+      if (target.kind === 'durable-echo') {
+        stored = `; table holds ${checkDurableRows(dir, 1 + warm.ok + load.ok)} rows`;
+      }
       if (target.kind === 'gateway') {
         const { jobs, events } = checkDatabase(dir, 1 + warm.ok + load.ok);
         stored = `; store holds ${jobs} jobs, ${events} job audit events; audit verify: ${verifyAuditChain(dir)}`;
@@ -496,7 +534,7 @@ function failOnErrors(name: string, phase: string, load: Load): void {
   }
 }
 
-/** Runs echo, gateway (NORMAL), gateway (FULL), one after the other. */
+/** Runs echo, durable echo, gateway (NORMAL), gateway (FULL), one after the other. */
 export async function run(options: RunOptions = {}): Promise<DecisionPathResult> {
   const resolved = {
     durationSec: options.durationSec ?? DEFAULT_DURATION_SEC,
@@ -513,6 +551,13 @@ export async function run(options: RunOptions = {}): Promise<DecisionPathResult>
       synchronous: null,
       args: () => ['bench/echo-server.ts'],
       check: checkEcho,
+    },
+    {
+      name: 'durable echo',
+      kind: 'durable-echo',
+      synchronous: 'NORMAL',
+      args: (dir) => ['bench/durable-echo-server.ts', join(dir, DURABLE_ECHO_DB)],
+      check: checkDurableEcho,
     },
     {
       name: 'gateway (synchronous=NORMAL)',
@@ -542,18 +587,17 @@ export interface TargetCheck {
   readonly pass: boolean | null;
 }
 
-function ratio(result: DecisionPathResult, synchronous: Synchronous): number {
+function ratio(result: DecisionPathResult, server: ServerKind, synchronous: Synchronous): number {
   const echo = result.rows.find((r) => r.server === 'echo');
-  const gateway = result.rows.find((r) => r.server === 'gateway' && r.synchronous === synchronous);
-  return echo === undefined || gateway === undefined
-    ? Number.NaN
-    : gateway.reqPerSec / echo.reqPerSec;
+  const other = result.rows.find((r) => r.server === server && r.synchronous === synchronous);
+  return echo === undefined || other === undefined ? Number.NaN : other.reqPerSec / echo.reqPerSec;
 }
 
 export function targets(result: DecisionPathResult): TargetCheck[] {
   const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
-  const normal = ratio(result, 'NORMAL');
-  const full = ratio(result, 'FULL');
+  const normal = ratio(result, 'gateway', 'NORMAL');
+  const full = ratio(result, 'gateway', 'FULL');
+  const durable = ratio(result, 'durable-echo', 'NORMAL');
   return [
     {
       name: `gateway (synchronous=NORMAL) req/s >= ${TARGET_RATIO * 100}% of bare Fastify echo`,
@@ -563,6 +607,11 @@ export function targets(result: DecisionPathResult): TargetCheck[] {
     {
       name: 'gateway (synchronous=FULL) req/s / bare Fastify echo',
       measured: pct(full),
+      pass: null,
+    },
+    {
+      name: 'durable echo (one SQLite row per request, group commit) req/s / bare Fastify echo',
+      measured: pct(durable),
       pass: null,
     },
   ];
@@ -587,6 +636,12 @@ function autocannonVersion(): string {
   }
 }
 
+function serverLabel(row: DecisionPathRow): string {
+  if (row.server === 'echo') return 'fastify echo';
+  if (row.server === 'durable-echo') return 'fastify echo + 1 SQLite row';
+  return `gateway, synchronous=${row.synchronous ?? ''}`;
+}
+
 /** The report as Markdown-compatible text. */
 export function report(result: DecisionPathResult): string {
   const echo = result.rows.find((r) => r.server === 'echo');
@@ -604,7 +659,7 @@ export function report(result: DecisionPathResult): string {
       'loadgen CPU %',
     ],
     result.rows.map((r) => [
-      r.server === 'echo' ? 'fastify echo' : `gateway, synchronous=${r.synchronous ?? ''}`,
+      serverLabel(r),
       f(r.reqPerSec, 0),
       f(r.p50Ms, 2),
       f(r.p99Ms, 2),
@@ -623,7 +678,8 @@ export function report(result: DecisionPathResult): string {
     `autocannon ${autocannonVersion()} in the bench process: POST ${PATH}, ${Buffer.byteLength(BODY)}-byte ` +
       `JSON job, ${CONNECTIONS} connections, pipelining ${PIPELINING}; per server ${result.warmupSec} s ` +
       `warm-up, then ${result.durationSec} s measured`,
-    `Servers in child processes, one after the other: fastify echo (bench/echo-server.ts); gateway ` +
+    `Servers in child processes, one after the other: fastify echo (bench/echo-server.ts); the echo ` +
+      `storing each body as one row of one SQLite table, group-committed (bench/durable-echo-server.ts); gateway ` +
       `(warden serve --dev, ${POLICY}, fresh SQLite WAL database per run, audit on; every answer ` +
       `${EXPECTED.status} ${EXPECTED.decision} by ${EXPECTED.rule})`,
     '',

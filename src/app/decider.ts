@@ -37,8 +37,6 @@ export interface EvaluationDeadline {
   readonly failMode: 'closed' | 'open';
   /** Told about each fail-open of a recorded decision. */
   readonly failedOpen: (failOpen: FailOpen) => void;
-  /** Milliseconds from an arbitrary origin; `performance.now` in the gateway. */
-  readonly now: () => number;
 }
 
 export interface Decided {
@@ -111,16 +109,18 @@ export class Decider {
 
   /**
    * Runs the policy's synchronous part within the deadline: under the watchdog when its
-   * conditions can run long, else measured afterwards (a bounded evaluation that still took too
-   * long gets the same answer as one cut off). Null when the deadline passed.
+   * conditions can run long. Null when the watchdog cut it off.
+   *
+   * A policy without comprehensions or scanners runs directly, and an evaluation that finished
+   * is never thrown away for the time it took: its cost is bounded by the policy's size, so only
+   * a pause of the whole process (garbage collection, the scheduler) could make it late, and
+   * that pause must not turn a decision into a denial, or, with the fail mode open, into an allow.
    */
   private bounded<T>(policy: CompiledPolicy, work: () => T): T | null {
     const deadline = this.deps.deadline;
-    if (deadline === undefined) return work();
-    const started = deadline.now();
+    if (deadline === undefined || !policy.unboundedCost) return work();
     try {
-      const result = policy.unboundedCost ? deadline.runner.within(deadline.ms, work) : work();
-      return deadline.now() - started > deadline.ms ? null : result;
+      return deadline.runner.within(deadline.ms, work);
     } catch (error) {
       if (error instanceof DeadlineExceeded) return null;
       throw error;

@@ -128,7 +128,6 @@ export async function createServices(deps: ServiceDeps): Promise<Services> {
       runner: vmDeadlineRunner(),
       failMode: modes.evaluation,
       failedOpen: recordFailOpen,
-      now: () => performance.now(),
     },
   });
   // An approval no notifier could announce: closed withdraws it, open leaves it in the queue.
