@@ -9,6 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { isLoopback } from '../../src/cli/serve-command.js';
 import { BIN, warden } from '../support/cli.js';
 
@@ -86,6 +87,9 @@ describe('warden serve', () => {
       });
     });
     try {
+      // stdout and stderr are separate pipes: the warning may arrive just after the address.
+      const warned = Date.now() + 5000;
+      while (!/WARNING: dev mode/.test(stderr) && Date.now() < warned) await delay(10);
       assert.match(stderr, /WARNING: dev mode/);
       const res = await fetch(`${address}/api/v1/jobs`, {
         method: 'POST',
