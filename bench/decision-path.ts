@@ -337,6 +337,9 @@ function checkEcho({ status, body }: { status: number; body: unknown }): void {
   }
 }
 
+/** The durable echo's database file, in the run's temporary directory. */
+const DURABLE_ECHO_DB = 'durable-echo.db';
+
 function checkDurableEcho({ status, body }: { status: number; body: unknown }): void {
   if (status !== 201 || typeof field(body, 'id') !== 'number') {
     throw new Error(`durable echo answered ${status} ${JSON.stringify(body)}`);
@@ -380,8 +383,6 @@ function checkGateway({ status, body }: { status: number; body: unknown }): void
  * instead of turning into a cheaper `approval queue full` denial once the bound is reached.
  */
 // The load generator is one client, the dev key: no per-key rate limit.
-const DURABLE_ECHO_DB = 'durable-echo.db';
-
 const GATEWAY_CONFIG = 'approvals:\n  max_pending_per_tenant: 100000000\nrate_limit: off\n';
 
 function gatewayArgs(synchronous: Synchronous | null, profileDir: string | undefined) {

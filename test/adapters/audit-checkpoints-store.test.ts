@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import type { AuditRow } from '../../src/adapters/sqlite/rows.js';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { ephemeralSigningKey } from '../../src/adapters/system/ed25519-key.js';
 import { nativeSha256 } from '../../src/adapters/system/native-sha256.js';
@@ -114,25 +115,12 @@ function tamper(trail: Trail, edit: (db: Database.Database) => void): void {
   }
 }
 
-interface Row {
-  seq: number;
-  at: string;
-  type: string;
-  tenant_id: string;
-  trace_id: string;
-  job_id: string | null;
-  actor: string;
-  data: string;
-  prev_hash: string;
-  hash: string;
-}
-
 /** Edits the actor of `seq` and recomputes every hash from there on, so the chain links. */
 function rewriteFrom(db: Database.Database, seq: number): Map<number, string> {
   const before = db.prepare('SELECT hash FROM audit WHERE seq = ?').get(seq - 1) as
     { hash: string } | undefined;
   let prev = before?.hash ?? GENESIS_HASH;
-  const rows = db.prepare('SELECT * FROM audit WHERE seq >= ? ORDER BY seq').all(seq) as Row[];
+  const rows = db.prepare('SELECT * FROM audit WHERE seq >= ? ORDER BY seq').all(seq) as AuditRow[];
   const update = db.prepare('UPDATE audit SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?');
   const hashes = new Map<number, string>();
   for (const row of rows) {

@@ -3,7 +3,7 @@
  * and its writes (which may run on another thread).
  */
 import type { ApprovalRecord } from '../../core/approvals/approval.js';
-import type { AuditEvent } from '../../core/audit/chain.js';
+import type { AuditEvent, SealedEvent } from '../../core/audit/chain.js';
 import type { DeadLetter, JobRecord, JobResult, Lease } from '../../core/jobs/job.js';
 import type { JobState } from '../../core/jobs/states.js';
 import type { AgentRecord } from '../../core/model/agent-profile.js';
@@ -36,18 +36,8 @@ export interface JobRow {
   result: string | null;
 }
 
-export interface AuditRow {
-  seq: number;
-  at: string;
-  type: string;
-  tenant_id: string;
-  trace_id: string;
-  job_id: string | null;
-  actor: string;
-  data: string;
-  prev_hash: string;
-  hash: string;
-}
+/** An audit row is the sealed event as the store keeps it: data as canonical JSON text. */
+export type AuditRow = SealedEvent;
 
 export function toJobRow(job: JobRecord): JobRow {
   return {

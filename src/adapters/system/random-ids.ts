@@ -46,14 +46,6 @@ function encodeRandom(bytes: Uint8Array): string {
   return out;
 }
 
-const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
-
-function hex(bytes: Uint8Array): string {
-  let out = '';
-  for (const byte of bytes) out += HEX[byte] ?? '00';
-  return out;
-}
-
 function increment(bytes: Uint8Array): Uint8Array {
   const next = Uint8Array.from(bytes);
   for (let i = next.length - 1; i >= 0; i--) {
@@ -99,7 +91,9 @@ export function createRandomIds(now: () => number = Date.now): Ids {
     },
     traceId() {
       // The time part is never zero, so neither is the id (W3C forbids the all-zero trace id).
-      return now().toString(16).padStart(12, '0').slice(-12) + hex(random(10));
+      return (
+        now().toString(16).padStart(12, '0').slice(-12) + Buffer.from(random(10)).toString('hex')
+      );
     },
   };
 }
